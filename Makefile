@@ -1,0 +1,44 @@
+# The front door. `make demo` and `make test` install what is missing first, so on a fresh
+# Debian 12 machine each is the only command needed.
+.PHONY: deps demo test test-clang test-tsan bench format format-check clean
+
+CMAKE ?= cmake
+CTEST ?= ctest
+FORMAT_FILES = $(shell git ls-files '*.hpp' '*.cpp')
+
+deps:
+	@scripts/install-deps
+
+demo: deps
+	@$(CMAKE) --preset release >/dev/null
+	@$(CMAKE) --build --preset release
+	@scripts/run-demo build/release
+
+test: deps
+	$(CMAKE) --preset dev
+	$(CMAKE) --build --preset dev
+	$(CTEST) --preset dev
+
+test-clang: deps
+	$(CMAKE) --preset clang
+	$(CMAKE) --build --preset clang
+	$(CTEST) --preset clang
+
+test-tsan: deps
+	$(CMAKE) --preset tsan
+	$(CMAKE) --build --preset tsan
+	$(CTEST) --preset tsan
+
+bench: deps
+	$(CMAKE) --preset release
+	$(CMAKE) --build --preset release
+	bench/run build/release
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build

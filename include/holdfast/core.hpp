@@ -1,0 +1,12 @@
+// holdfast/core.hpp — the core layer: scope guards, the context-manager protocol, `with`,
+// exit_stack, context<T> coroutines, generators and stream helpers. Standard library only.
+#pragma once
+
+#include <holdfast/core/adopt.hpp>
+#include <holdfast/core/cleanup_error.hpp>
+#include <holdfast/core/closing.hpp>
+#include <holdfast/core/context_manager.hpp>
+#include <holdfast/core/exit_stack.hpp>
+#include <holdfast/core/nullcontext.hpp>
+#include <holdfast/core/suppress.hpp>
+#include <holdfast/core/with.hpp>
