@@ -37,12 +37,14 @@ using cleanup_error_handler = std::function<void(std::exception_ptr error, std::
 namespace detail {
 
 inline void default_cleanup_error_handler(std::exception_ptr error, std::string_view where) {
-    const char* what = "unknown exception";
-    try {
-        std::rethrow_exception(std::move(error));
-    } catch (const std::exception& e) {
-        what = e.what();
-    } catch (...) {
+    const char* what = error ? "unknown exception" : "no exception";
+    if (error) {
+        try {
+            std::rethrow_exception(std::move(error));
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
     }
     std::fprintf(stderr, "holdfast: error during cleanup in %.*s: %s\n",
                  static_cast<int>(where.size()), where.data(), what);

@@ -26,7 +26,7 @@
 
 #include <holdfast/core/cleanup_error.hpp>
 #include <holdfast/core/context_manager.hpp>
-#include <holdfast/core/detail/exit_entry.hpp>
+#include <holdfast/core/detail/exit_slot.hpp>
 
 namespace holdfast {
 
@@ -117,7 +117,7 @@ class [[nodiscard]] exit_stack {
             auto exit_fn = [state = std::move(state)](const std::exception_ptr& e) {
                 return exit_of(state->manager, e);
             };
-            static_assert(detail::exit_entry::fits_inline<decltype(exit_fn)>);
+            static_assert(decltype(entries_)::fits_inline<decltype(exit_fn)>);
             if constexpr (std::is_void_v<result>) {
                 entered_state.enter();
                 entries_.push(std::move(exit_fn));
@@ -199,9 +199,8 @@ class [[nodiscard]] exit_stack {
         bool pending_raise = false;
         std::exception_ptr current = std::move(error);
         while (!entries_.empty()) {
-            detail::exit_entry exit_fn = entries_.pop();
             try {
-                if (call_inside_handler(exit_fn, current)) {
+                if (pop_and_call_inside_handler(current)) {
                     suppressed = true;
                     pending_raise = false;
                     current = nullptr;
@@ -265,16 +264,16 @@ class [[nodiscard]] exit_stack {
     }
 
     // An exit sees its exception as the one being handled, as Python's __exit__ does.
-    static bool call_inside_handler(detail::exit_entry& exit_fn, const std::exception_ptr& error) {
-        if (!error) return exit_fn(error);
+    bool pop_and_call_inside_handler(const std::exception_ptr& error) {
+        if (!error) return entries_.pop_and_call(error);
         try {
             std::rethrow_exception(error);
         } catch (...) {
-            return exit_fn(error);
+            return entries_.pop_and_call(error);
         }
     }
 
-    detail::exit_entry_stack<8> entries_;
+    detail::exit_slot_stack<8> entries_;
     int uncaught_at_construction_ = std::uncaught_exceptions();
 };
 
