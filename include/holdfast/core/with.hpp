@@ -38,7 +38,7 @@ using optional_result_t =
                                      std::reference_wrapper<std::remove_reference_t<R>>, R>>;
 
 template <class CM, class R>
-using with_result_t =
+using result_for_t =
     std::conditional_t<!suppressing_context_manager<CM>, R,
                        std::conditional_t<std::is_void_v<R>, bool, optional_result_t<R>>>;
 
@@ -46,7 +46,7 @@ using with_result_t =
 // protocol. exit sees the exception from inside its catch handler, so std::current_exception()
 // is that exception and std::throw_with_nested() in exit chains it.
 template <class CM, class RunBody, class R = std::invoke_result_t<RunBody>,
-          class result_t = with_result_t<CM, R>>
+          class result_t = result_for_t<CM, R>>
 result_t guarded_call(CM& cm, RunBody&& run_body) {
     constexpr bool can_suppress = suppressing_context_manager<CM>;
 
@@ -93,8 +93,33 @@ result_t guarded_call(CM& cm, RunBody&& run_body) {
 /// returns bool and so may suppress the body's exception.
 template <class CM, class Body>
 using with_result_t =
-    detail::with_result_t<std::remove_reference_t<CM>,
-                          typename detail::body_result<std::remove_reference_t<CM>, Body>::type>;
+    detail::result_for_t<std::remove_reference_t<CM>,
+                         typename detail::body_result<std::remove_reference_t<CM>, Body>::type>;
+
+namespace detail {
+
+// Concepts on the forwarding type (possibly a reference) that select the overload of with().
+template <class CM>
+concept manager_that_can_suppress = suppressing_context_manager<std::remove_reference_t<CM>>;
+template <class CM>
+concept manager_that_cannot_suppress =
+    context_manager<std::remove_reference_t<CM>> && !manager_that_can_suppress<CM>;
+
+template <class CM, class Body>
+holdfast::with_result_t<CM, Body> with(CM& cm, Body&& body) {
+    if constexpr (std::is_void_v<enter_result_t<CM>>) {
+        cm.enter();
+        return guarded_call(
+            cm, [&]() -> decltype(auto) { return std::invoke(std::forward<Body>(body)); });
+    } else {
+        auto&& resource = cm.enter();
+        return guarded_call(cm, [&]() -> decltype(auto) {
+            return std::invoke(std::forward<Body>(body), resource);
+        });
+    }
+}
+
+}  // namespace detail
 
 /// Runs `body` inside the context manager `cm`, like Python's `with cm as r: body(r)`.
 ///
@@ -105,23 +130,23 @@ using with_result_t =
 ///    e is suppressed; otherwise e itself (the same object) is rethrown. If exit throws, that
 ///    exception replaces e.
 ///
+/// Returns the body's result; see with_result_t. For a manager that can suppress, the result
+/// says whether the body completed, and discarding it is diagnosed (`[[nodiscard]]`).
+///
 /// @par Object lifetimes
 /// `cm` is taken by reference. A temporary manager (`with(db::connect(dsn), ...)`) lives until
 /// the end of the full expression containing the call, which covers the whole `with`, so it
 /// is never moved: non-movable managers work.
-template <class CM, class Body>
-with_result_t<CM, Body> with(CM&& cm,
-                             Body&& body) requires context_manager<std::remove_reference_t<CM>> {
-    if constexpr (std::is_void_v<enter_result_t<std::remove_reference_t<CM>>>) {
-        cm.enter();
-        return detail::guarded_call(
-            cm, [&]() -> decltype(auto) { return std::invoke(std::forward<Body>(body)); });
-    } else {
-        auto&& resource = cm.enter();
-        return detail::guarded_call(cm, [&]() -> decltype(auto) {
-            return std::invoke(std::forward<Body>(body), resource);
-        });
-    }
+template <detail::manager_that_cannot_suppress CM, class Body>
+with_result_t<CM, Body> with(CM&& cm, Body&& body) {
+    return detail::with(cm, std::forward<Body>(body));
+}
+
+/// @copydoc with
+template <detail::manager_that_can_suppress CM, class Body>
+[[nodiscard("check whether the manager suppressed an exception")]] with_result_t<CM, Body> with(
+    CM&& cm, Body&& body) {
+    return detail::with(cm, std::forward<Body>(body));
 }
 
 }  // namespace holdfast

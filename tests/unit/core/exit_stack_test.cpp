@@ -374,7 +374,7 @@ TEST(ExitStack, WithExitStackSuppressesLikePython) {
 TEST(ExitStack, WithExitStackRethrowsTheIdenticalBodyException) {
     std::exception_ptr thrown;
     try {
-        holdfast::with(holdfast::exit_stack{}, [&](holdfast::exit_stack& s) {
+        (void)holdfast::with(holdfast::exit_stack{}, [&](holdfast::exit_stack& s) {
             s.callback([] {});
             try {
                 throw std::runtime_error("body");
@@ -383,6 +383,7 @@ TEST(ExitStack, WithExitStackRethrowsTheIdenticalBodyException) {
                 throw;
             }
         });
+        FAIL() << "the body's exception was lost";
     } catch (...) {
         EXPECT_EQ(std::current_exception(), thrown);
     }

@@ -150,7 +150,7 @@ TEST(With, ExitReceivesNullOnSuccessAndTheExceptionOnFailure) {
     EXPECT_TRUE(holdfast::with(cm, [] {}));
     EXPECT_EQ(cm.seen, nullptr);
 
-    EXPECT_THROW(holdfast::with(cm, [] { throw std::out_of_range("x"); }), std::out_of_range);
+    EXPECT_THROW((void)holdfast::with(cm, [] { throw std::out_of_range("x"); }), std::out_of_range);
     ASSERT_NE(cm.seen, nullptr);
     EXPECT_THROW(std::rethrow_exception(cm.seen), std::out_of_range);
 }
@@ -176,7 +176,7 @@ TEST(With, VoidBodyUnderSuppressingManagerReportsCompletion) {
 TEST(With, ExitReturningFalseDoesNotSuppress) {
     suppressing_manager cm;
     cm.suppress = false;
-    EXPECT_THROW(holdfast::with(cm, []() -> int { throw std::runtime_error("x"); }),
+    EXPECT_THROW((void)holdfast::with(cm, []() -> int { throw std::runtime_error("x"); }),
                  std::runtime_error);
 }
 

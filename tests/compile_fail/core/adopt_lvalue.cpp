@@ -1,0 +1,14 @@
+// holdfast::adopt takes ownership: it refuses an lvalue the caller still owns.
+#include <holdfast/core/adopt.hpp>
+
+#include <string>
+
+int main() {
+    std::string owned = "caller's";
+    holdfast::adopt from_rvalue(std::string("manager's"));
+    (void)from_rvalue;
+#ifdef HOLDFAST_COMPILE_FAIL
+    holdfast::adopt from_lvalue(owned);
+#endif
+    return 0;
+}
