@@ -5,6 +5,7 @@
 #include <holdfast/core/adopt.hpp>
 #include <holdfast/core/cleanup_error.hpp>
 #include <holdfast/core/closing.hpp>
+#include <holdfast/core/context.hpp>
 #include <holdfast/core/context_manager.hpp>
 #include <holdfast/core/exit_stack.hpp>
 #include <holdfast/core/nullcontext.hpp>
