@@ -8,6 +8,9 @@
 #include <holdfast/core/context.hpp>
 #include <holdfast/core/context_manager.hpp>
 #include <holdfast/core/exit_stack.hpp>
+#include <holdfast/core/generator.hpp>
 #include <holdfast/core/nullcontext.hpp>
+#include <holdfast/core/stream_accumulator.hpp>
+#include <holdfast/core/stream_metrics.hpp>
 #include <holdfast/core/suppress.hpp>
 #include <holdfast/core/with.hpp>
