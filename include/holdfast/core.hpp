@@ -10,7 +10,9 @@
 #include <holdfast/core/exit_stack.hpp>
 #include <holdfast/core/generator.hpp>
 #include <holdfast/core/nullcontext.hpp>
+#include <holdfast/core/scope_guard.hpp>
 #include <holdfast/core/stream_accumulator.hpp>
 #include <holdfast/core/stream_metrics.hpp>
 #include <holdfast/core/suppress.hpp>
+#include <holdfast/core/unique_resource.hpp>
 #include <holdfast/core/with.hpp>
