@@ -1,8 +1,10 @@
 # holdfast_layer(NAME [SOURCES files...] [DEPENDS targets...])
 # Defines the layer target holdfast_<NAME> with the alias holdfast::<NAME>: a static library
 # when it has sources (compiled once, in src/<NAME>/), an INTERFACE library otherwise.
+# Every layer above core builds on Asio, so each links holdfast::asio.
 function(holdfast_layer name)
     cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;DEPENDS")
+    list(APPEND arg_DEPENDS holdfast::asio)
     set(target holdfast_${name})
     if(arg_SOURCES)
         add_library(${target} STATIC ${arg_SOURCES})

@@ -1,4 +1,5 @@
 // holdfast/holdfast.hpp — every layer of holdfast.
 #pragma once
 
+#include <holdfast/async.hpp>
 #include <holdfast/core.hpp>
