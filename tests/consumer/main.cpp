@@ -1,8 +1,8 @@
 // Built against the installed package only: proves the exported targets and headers work.
-#include <holdfast/holdfast.hpp>
-
 #include <cstdio>
 #include <stdexcept>
+
+#include <holdfast/holdfast.hpp>
 
 int main() {
     int released = 0;

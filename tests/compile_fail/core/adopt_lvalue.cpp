@@ -1,7 +1,7 @@
 // holdfast::adopt takes ownership: it refuses an lvalue the caller still owns.
-#include <holdfast/core/adopt.hpp>
-
 #include <string>
+
+#include <holdfast/core/adopt.hpp>
 
 int main() {
     std::string owned = "caller's";

@@ -1,7 +1,7 @@
 // exit_stack::adopt() takes ownership, so it refuses an lvalue the caller still owns.
-#include <holdfast/core/exit_stack.hpp>
-
 #include <string>
+
+#include <holdfast/core/exit_stack.hpp>
 
 int main() {
     holdfast::exit_stack stack;

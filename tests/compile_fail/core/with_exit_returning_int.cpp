@@ -1,7 +1,7 @@
 // exit() must return void or bool: an int would make "suppress" ambiguous.
-#include <holdfast/core/with.hpp>
-
 #include <exception>
+
+#include <holdfast/core/with.hpp>
 
 struct manager {
     void enter() {}

@@ -1,7 +1,7 @@
 // with() accepts only context managers: a type without enter()/exit() is rejected.
-#include <holdfast/core/with.hpp>
-
 #include <exception>
+
+#include <holdfast/core/with.hpp>
 
 struct manager {
     void enter() {}
