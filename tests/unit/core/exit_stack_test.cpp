@@ -322,7 +322,7 @@ TEST(ExitStack, ConstructorIdiomReleasesPartialSetupOnFailure) {
         stack.enter_context(logging_manager{&log, "b", fail_second});
         return stack.pop_all();
     };
-    EXPECT_THROW(setup(true), std::runtime_error);
+    EXPECT_THROW((void)setup(true), std::runtime_error);
     EXPECT_EQ(log, (log_t{"enter a", "enter b",
                           "exit a:scope left by an exception (during stack unwinding)"}))
         << "a was released, during unwinding";
