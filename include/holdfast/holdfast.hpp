@@ -3,3 +3,4 @@
 
 #include <holdfast/async.hpp>
 #include <holdfast/core.hpp>
+#include <holdfast/timing.hpp>
