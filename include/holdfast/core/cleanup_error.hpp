@@ -10,11 +10,11 @@
 //   }   // the destructor cannot throw: the handler above receives "disk full"
 #pragma once
 
-#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <utility>
 
@@ -50,13 +50,19 @@ inline void default_cleanup_error_handler(std::exception_ptr error, std::string_
                  static_cast<int>(where.size()), where.data(), what);
 }
 
-// A shared_ptr swapped atomically: a handler may be replaced while another thread is in the
-// middle of reporting through the old one, which stays alive until that report returns.
-inline std::atomic<std::shared_ptr<const cleanup_error_handler>>& cleanup_error_handler_slot() {
-    static std::atomic<std::shared_ptr<const cleanup_error_handler>> slot{
-        std::make_shared<const cleanup_error_handler>(default_cleanup_error_handler)};
-    return slot;
-}
+// The installed handler. Reporting copies the shared_ptr under the mutex and calls the handler
+// outside it, so a handler may be replaced (or may itself report) while another thread is in
+// the middle of a report through the old one, which stays alive until that report returns.
+struct cleanup_error_handler_slot {
+    std::mutex mutex;
+    std::shared_ptr<const cleanup_error_handler> handler =
+        std::make_shared<const cleanup_error_handler>(default_cleanup_error_handler);
+
+    static cleanup_error_handler_slot& instance() {
+        static cleanup_error_handler_slot slot;
+        return slot;
+    }
+};
 
 }  // namespace detail
 
@@ -67,8 +73,13 @@ inline std::atomic<std::shared_ptr<const cleanup_error_handler>>& cleanup_error_
 /// Safe to call concurrently with itself and with report_cleanup_error().
 inline cleanup_error_handler set_cleanup_error_handler(cleanup_error_handler handler) {
     if (!handler) handler = detail::default_cleanup_error_handler;
-    auto previous = detail::cleanup_error_handler_slot().exchange(
-        std::make_shared<const cleanup_error_handler>(std::move(handler)));
+    auto replacement = std::make_shared<const cleanup_error_handler>(std::move(handler));
+    auto& slot = detail::cleanup_error_handler_slot::instance();
+    std::shared_ptr<const cleanup_error_handler> previous;
+    {
+        std::lock_guard lock(slot.mutex);
+        previous = std::exchange(slot.handler, std::move(replacement));
+    }
     return *previous;
 }
 
@@ -76,7 +87,12 @@ inline cleanup_error_handler set_cleanup_error_handler(cleanup_error_handler han
 /// handler itself is dropped, since the only caller is code that must not throw.
 inline void report_cleanup_error(std::exception_ptr error, std::string_view where) noexcept {
     try {
-        auto handler = detail::cleanup_error_handler_slot().load();
+        auto& slot = detail::cleanup_error_handler_slot::instance();
+        std::shared_ptr<const cleanup_error_handler> handler;
+        {
+            std::lock_guard lock(slot.mutex);
+            handler = slot.handler;
+        }
         (*handler)(std::move(error), where);
     } catch (...) {
     }
