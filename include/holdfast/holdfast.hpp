@@ -3,4 +3,5 @@
 
 #include <holdfast/async.hpp>
 #include <holdfast/core.hpp>
+#include <holdfast/io.hpp>
 #include <holdfast/timing.hpp>
