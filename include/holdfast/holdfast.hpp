@@ -4,4 +4,5 @@
 #include <holdfast/async.hpp>
 #include <holdfast/core.hpp>
 #include <holdfast/io.hpp>
+#include <holdfast/pool.hpp>
 #include <holdfast/timing.hpp>
