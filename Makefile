@@ -1,5 +1,6 @@
 # The front door. `make demo` and `make test` install what is missing first, so on a fresh
-# Debian 12 machine each is the only command needed.
+# Debian 12 machine each is the only command needed. The tests run inside a throwaway
+# PostgreSQL cluster (scripts/pg-test-cluster run), which is stopped even when they fail.
 .PHONY: deps demo test test-clang test-tsan bench format format-check clean
 
 CMAKE ?= cmake
@@ -17,17 +18,17 @@ demo: deps
 test: deps
 	$(CMAKE) --preset dev
 	$(CMAKE) --build --preset dev
-	$(CTEST) --preset dev
+	scripts/pg-test-cluster run $(CTEST) --preset dev
 
 test-clang: deps
 	$(CMAKE) --preset clang
 	$(CMAKE) --build --preset clang
-	$(CTEST) --preset clang
+	scripts/pg-test-cluster run $(CTEST) --preset clang
 
 test-tsan: deps
 	$(CMAKE) --preset tsan
 	$(CMAKE) --build --preset tsan
-	$(CTEST) --preset tsan
+	scripts/pg-test-cluster run $(CTEST) --preset tsan
 
 bench: deps
 	$(CMAKE) --preset release

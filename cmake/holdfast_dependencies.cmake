@@ -5,6 +5,9 @@ include(CMakeFindDependencyMacro)
 find_dependency(Threads)
 find_dependency(spdlog)
 find_dependency(fmt)
+find_dependency(SQLite3)
+find_dependency(PostgreSQL)
+find_dependency(nlohmann_json)
 
 # Standalone Asio (libasio-dev) is header-only and ships no CMake package: check it is there,
 # and describe it as the target holdfast::asio, which every layer above core links.

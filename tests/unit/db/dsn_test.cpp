@@ -1,0 +1,70 @@
+#include <holdfast/db/dsn.hpp>
+// (header under test first: it must compile on its own)
+#include <gtest/gtest.h>
+
+namespace holdfast::db {
+namespace {
+
+TEST(ParseDsn, SqliteFilesAndMemory) {
+    EXPECT_EQ(parse_dsn("sqlite:data/app.db").target, "data/app.db");
+    EXPECT_EQ(parse_dsn("sqlite:///tmp/app.db").target, "/tmp/app.db");
+    EXPECT_EQ(parse_dsn("sqlite::memory:").target, ":memory:");
+    EXPECT_EQ(parse_dsn("SQLITE:x.db").backend, backend_kind::sqlite);
+}
+
+TEST(ParseDsn, PostgresUrisAndConninfoPassThroughUnchanged) {
+    for (const char* text :
+         {"postgresql://app@db/shop", "postgres://app:pw@h:5433/x?sslmode=require",
+          "host=a,b port=5432,5433 dbname=x target_session_attrs=read-write", "dbname = x"}) {
+        const auto d = parse_dsn(text);
+        EXPECT_EQ(d.backend, backend_kind::postgresql) << text;
+        EXPECT_EQ(d.target, text);
+    }
+}
+
+void expect_dsn_error(std::string_view text, std::string_view mentions) {
+    try {
+        parse_dsn(text);
+        ADD_FAILURE() << "expected dsn_error for " << text;
+    } catch (const dsn_error& e) {
+        EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+    }
+}
+
+TEST(ParseDsn, MalformedInputNamesWhatIsWrong) {
+    expect_dsn_error("", "empty");
+    expect_dsn_error("sqlite:", "SQLite path");
+    expect_dsn_error("mysql://root:pw@x/db", "unsupported scheme \"mysql\"");
+    expect_dsn_error("just some words", "not a recognised form");
+    expect_dsn_error("postgresql://a b@c/d", "spaces");
+}
+
+TEST(ParseDsn, ErrorsNeverShowThePassword) {
+    try {
+        parse_dsn("mysql://root:hunter2@x/db");
+        FAIL();
+    } catch (const dsn_error& e) {
+        EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+    }
+}
+
+TEST(RedactDsn, HidesEveryFormOfPassword) {
+    EXPECT_EQ(redact_dsn("postgresql://app:s3cret@db1,db2/shop?sslmode=require"),
+              "postgresql://app:***@db1,db2/shop?sslmode=require");
+    EXPECT_EQ(redact_dsn("postgresql://app@db/x?password=s3cret&sslmode=require"),
+              "postgresql://app@db/x?password=***&sslmode=require");
+    EXPECT_EQ(redact_dsn("host=x password=s3cret dbname=y"), "host=x password=*** dbname=y");
+    EXPECT_EQ(redact_dsn("host=x password = 's3 cret\\'x' dbname=y"),
+              "host=x password = *** dbname=y");
+    EXPECT_EQ(redact_dsn("password=s3cret"), "password=***");
+    EXPECT_EQ(redact_dsn("postgresql://app@db/x"), "postgresql://app@db/x");
+    EXPECT_EQ(redact_dsn("host=x mypassword_file=y"), "host=x mypassword_file=y");
+}
+
+TEST(ScrubSecret, ReplacesEveryOccurrence) {
+    EXPECT_EQ(scrub_secret("pw pw", "pw"), "*** ***");
+    EXPECT_EQ(scrub_secret("text", ""), "text");
+}
+
+}  // namespace
+}  // namespace holdfast::db

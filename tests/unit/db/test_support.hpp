@@ -1,0 +1,65 @@
+// Test support shared by the database tests: a private temporary directory, the PostgreSQL
+// test server's DSN, and a schema per test so parallel test processes never collide.
+#pragma once
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+namespace holdfast::db::testing {
+
+/// A fresh directory under $TMPDIR, removed with its content.
+class scratch_dir {
+  public:
+    scratch_dir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "holdfast-db-XXXXXX");
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~scratch_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+  private:
+    std::filesystem::path path_;
+};
+
+inline constexpr const char* pg_skip_message =
+    "HOLDFAST_TEST_PG_DSN is not set: start scripts/pg-test-cluster";
+
+/// The test server's DSN, or nullopt when HOLDFAST_TEST_PG_DSN is unset.
+inline std::optional<std::string> pg_dsn() {
+    const char* dsn = std::getenv("HOLDFAST_TEST_PG_DSN");
+    if (dsn == nullptr || *dsn == '\0') return std::nullopt;
+    return std::string(dsn);
+}
+
+/// A schema name unique to this process and call.
+inline std::string unique_schema_name() {
+    static std::atomic<int> counter{0};
+    return "holdfast_test_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+}
+
+/// `dsn` with the session's search_path set to `schema` (libpq "options", URI form or
+/// key=value form).
+inline std::string dsn_with_search_path(const std::string& dsn, const std::string& schema) {
+    if (dsn.find("://") != std::string::npos) {
+        return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+               schema;
+    }
+    return dsn + " options=-csearch_path=" + schema;
+}
+
+}  // namespace holdfast::db::testing
