@@ -11,8 +11,10 @@ deps:
 	@scripts/install-deps
 
 demo: deps
-	@$(CMAKE) --preset release >/dev/null
-	@$(CMAKE) --build --preset release
+	@echo "building the examples (Release); log in build/demo-build.log"
+	@mkdir -p build
+	@{ $(CMAKE) --preset release && $(CMAKE) --build --preset release --target examples; } \
+		> build/demo-build.log 2>&1 || { tail -40 build/demo-build.log; exit 1; }
 	@scripts/run-demo build/release
 
 test: deps
