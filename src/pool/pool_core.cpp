@@ -6,9 +6,11 @@
 #include <condition_variable>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <asio/post.hpp>
+#include <sched.h>
 #include <time.h>
 
 #include <holdfast/core/cleanup_error.hpp>
@@ -43,6 +45,28 @@ std::string describe(const std::exception_ptr& error) {
     } catch (...) {
         return "unknown exception";
     }
+}
+
+// The number of idle cells: a power of two, at least one per CPU (so threads on different
+// CPUs start at different cells), between 4 and 64.
+unsigned cell_count() noexcept {
+    const unsigned cpus = std::thread::hardware_concurrency();
+    return std::bit_ceil(std::clamp(cpus, 4u, 64u));
+}
+
+// Where a thread starts looking in the idle cells: its current CPU (glibc reads it from the
+// rseq area or the vDSO, no system call), so threads running on different CPUs use different
+// cells and cache lines. Only a hint for speed, not thread-local state: a coroutine that
+// moves to another thread simply starts elsewhere.
+HOLDFAST_POOL_INLINE unsigned cell_hint() noexcept {
+#if defined(__linux__)
+    const int cpu = sched_getcpu();
+    if (cpu >= 0) return static_cast<unsigned>(cpu);
+#endif
+    // No CPU number: the stack's address tells threads apart.
+    int local = 0;
+    const auto address = reinterpret_cast<std::uintptr_t>(&local);
+    return static_cast<unsigned>((address >> 16) * 0x9e3779b97f4a7c15ULL >> 58);
 }
 
 std::string milliseconds_text(nanoseconds d) {
@@ -128,12 +152,12 @@ void wait_histogram::record(nanoseconds wait) noexcept {
     max_ = std::max(max_, wait);
 }
 
-nanoseconds wait_histogram::percentile(double q) const noexcept {
-    std::uint64_t total = 0;
+nanoseconds wait_histogram::percentile(double q, std::uint64_t extra_immediate) const noexcept {
+    std::uint64_t total = extra_immediate;
     for (auto n : buckets_) total += n;
     if (total == 0) return nanoseconds(0);
     const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(total - 1)) + 1;
-    std::uint64_t seen = 0;
+    std::uint64_t seen = extra_immediate;
     for (std::size_t i = 0; i < buckets_.size(); ++i) {
         seen += buckets_[i];
         if (seen >= rank) {
@@ -171,6 +195,8 @@ pool_core::pool_core(pool_options options, std::unique_ptr<resource_ops> ops,
       default_clock_(&clock_ == &coarse_steady_clock::instance()),
       has_validate_(ops_->has_validate()),
       has_reset_(ops_->has_reset()),
+      cells_(std::make_unique<idle_cell[]>(cell_count())),
+      cell_mask_(cell_count() - 1),
       min_size_(options_.min_size),
       max_size_(options_.max_size),
       retry_backoff_(options_.initial_retry_backoff),
@@ -186,12 +212,23 @@ pool_core::pool_core(pool_options options, std::unique_ptr<resource_ops> ops,
     }
     const auto now = clock_.now();
     next_maintenance_ = add_saturating(now, options_.maintenance_interval);
+    next_maintenance_tick_.store(next_maintenance_.time_since_epoch().count(),
+                                 std::memory_order_relaxed);
     tick_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    // Blocked until start(): the fast path opens once the pool is set up.
+    for (unsigned i = 0; i <= cell_mask_; ++i) {
+        cells_[i].slot.store(blocked_mark(), std::memory_order_relaxed);
+    }
+    cells_blocked_ = true;
 }
 
 pool_core::~pool_core() {
     // Every slot is idle here (leases keep the core alive): destroy them.
     doomed_list doomed;
+    for (unsigned i = 0; i <= cell_mask_; ++i) {
+        pool_slot* s = cells_[i].slot.exchange(nullptr, std::memory_order_acquire);
+        if (s && s != blocked_mark()) doomed.push(s);
+    }
     while (pool_slot* s = idle_.pop_front()) doomed.push(s);
     destroy_all(doomed);
 }
@@ -199,6 +236,7 @@ pool_core::~pool_core() {
 void pool_core::start() {
     if (executor_) {
         std::lock_guard lock(mutex_);
+        unblock_cells_locked();
         schedule_maintenance_locked();
         // The first pass runs soon: it opens min_size resources in the background.
         asio::post(*executor_, [weak = weak_from_this()] {
@@ -215,9 +253,14 @@ void pool_core::start() {
         ++counters_.created;
         s->created_at = s->last_returned = now;
         s->expires_at = lifetime_end_locked(now);
-        s->generation = generation_;
+        s->generation = generation_.load(std::memory_order_relaxed);
+        s->all_next = all_head_;
+        if (all_head_) all_head_->all_prev = s;
+        all_head_ = s;
         idle_.push_front(s);
     }
+    std::lock_guard lock(mutex_);
+    unblock_cells_locked();
 }
 
 pool_time pool_core::acquire_deadline() const noexcept {
@@ -260,6 +303,7 @@ std::exception_ptr pool_core::closed_error() const {
 std::exception_ptr pool_core::timeout_error_locked(nanoseconds waited, bool rejected,
                                                    bool still_queued) const {
     const std::size_t others = waiters_.count - (still_queued ? 1 : 0);
+    const std::size_t in_cells = std::min(cells_count(), in_use_);
     std::string message = "pool '" + options_.name + "': ";
     if (rejected) {
         message += "wait queue full (max_waiting " + std::to_string(options_.max_waiting) +
@@ -268,8 +312,9 @@ std::exception_ptr pool_core::timeout_error_locked(nanoseconds waited, bool reje
         message += "no resource within " + milliseconds_text(waited);
     }
     message += " (size " + std::to_string(size_) + " of max " + std::to_string(max_size_) + ", " +
-               std::to_string(in_use_) + " in use, " + std::to_string(idle_.count) + " idle, " +
-               std::to_string(creating_) + " being created, " + std::to_string(others) +
+               std::to_string(in_use_ - in_cells) + " in use, " +
+               std::to_string(idle_.count + in_cells) + " idle, " + std::to_string(creating_) +
+               " being created, " + std::to_string(others) +
                " other waiters); last creation error: " + describe(last_creation_error_);
     return std::make_exception_ptr(
         pool_timeout(std::move(message), waited, size_, others, last_creation_error_));
@@ -291,12 +336,164 @@ HOLDFAST_POOL_INLINE void pool_core::lease_locked(pool_slot* s, std::source_loca
     s->acquired_at = where;
     s->leased_at = now;
     s->leak_reported = false;
+    s->fast_leased = false;
+    s->home_cell = cell_hint();
     ++counters_.acquired;
+}
+
+// ---- the lock-free fast path: idle cells -----------------------------------------------------
+
+// Takes an idle slot out of a cell, or null when every cell is empty or blocked. The slot
+// stays counted in in_use_ (which covers the cells).
+HOLDFAST_POOL_INLINE pool_slot* pool_core::try_take_cell() noexcept {
+    const unsigned start = cell_hint();
+    for (unsigned k = 0; k <= cell_mask_; ++k) {
+        const unsigned index = (start + k) & cell_mask_;
+        auto& cell = cells_[index].slot;
+        pool_slot* s = cell.load(std::memory_order_relaxed);
+        if (s == blocked_mark()) return nullptr;  // someone waits, or closed: the locked path
+        // Acquire: pairs with the release that put the slot there, so its fields are ours.
+        // A pointer, not a list: taking the same slot after it went and came back is right.
+        if (s && cell.compare_exchange_strong(s, nullptr, std::memory_order_acquire,
+                                              std::memory_order_relaxed)) {
+            s->home_cell = index;  // returned there: no second CPU lookup
+            return s;
+        }
+    }
+    return nullptr;
+}
+
+// Puts an idle, ready slot into cell `start` (the one it was taken from, or this CPU's), where
+// the next acquire on this CPU looks first (most recently returned first, as on the idle list);
+// a slot it displaces moves to an empty cell. Returns null when done, or the slot that found no
+// cell (every cell full or blocked): `s`, or the displaced one, which the caller then owns and
+// returns under the mutex.
+HOLDFAST_POOL_INLINE pool_slot* pool_core::try_put_cell(pool_slot* s, unsigned start) noexcept {
+    auto& home = cells_[start & cell_mask_].slot;
+    pool_slot* current = home.load(std::memory_order_relaxed);
+    for (;;) {
+        // The blocked mark sends a release racing with a new waiter to the locked path.
+        if (current == blocked_mark()) return s;
+        // Release publishes this slot's fields to whoever takes it; acquire makes the
+        // displaced one's ours.
+        if (home.compare_exchange_weak(current, s, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+            break;
+        }
+    }
+    if (!current) return nullptr;
+    s = current;
+    for (unsigned k = 1; k <= cell_mask_; ++k) {
+        auto& cell = cells_[(start + k) & cell_mask_].slot;
+        pool_slot* other = cell.load(std::memory_order_relaxed);
+        if (other == blocked_mark()) return s;
+        if (!other && cell.compare_exchange_strong(other, s, std::memory_order_release,
+                                                   std::memory_order_relaxed)) {
+            return nullptr;
+        }
+        if (other == blocked_mark()) return s;
+    }
+    return s;
+}
+
+// The lease bookkeeping of the fast path: the slot is ours, no lock needed. Counted in
+// fast_uses (summed by stats()) instead of the locked counters.
+HOLDFAST_POOL_INLINE void pool_core::lease_fast(pool_slot* s, std::source_location where) noexcept {
+    ++s->uses;
+    s->fast_uses.store(s->fast_uses.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    s->fast_leased = true;
+    s->acquired_at = where;
+    s->leak_reported = false;
+}
+
+// A slot taken from a cell that expire_all() retired after its return raced past the check:
+// destroy it instead of handing it out. True when it was stale.
+HOLDFAST_POOL_INLINE bool pool_core::retire_stale_fast(pool_slot* s) noexcept {
+    if (s->generation == generation_.load(std::memory_order_relaxed)) return false;
+    doomed_list doomed;
+    {
+        std::lock_guard lock(mutex_);
+        --in_use_;
+        retire_locked(s, close_reason::expired, doomed);
+    }
+    destroy_all(doomed);
+    return true;
+}
+
+// An idle slot for the locked path: the idle list first, then the cells.
+pool_slot* pool_core::take_idle_locked(doomed_list& doomed) noexcept {
+    if (pool_slot* s = idle_.pop_front()) return s;
+    while (pool_slot* s = try_take_cell()) {
+        --in_use_;  // out of the cells: idle under the mutex, about to be leased
+        if (s->generation == generation_.load(std::memory_order_relaxed)) return s;
+        retire_locked(s, close_reason::expired, doomed);  // stale: see retire_stale_fast
+    }
+    return nullptr;
+}
+
+// Opens the fast path again once nothing needs the locked one.
+void pool_core::unblock_cells_locked() noexcept {
+    if (!cells_blocked_ || stamp_lease_time_ || closed_ || waiters_.head || size_ > max_size_) {
+        return;
+    }
+    cells_blocked_ = false;
+    for (unsigned i = 0; i <= cell_mask_; ++i) {
+        cells_[i].slot.store(nullptr, std::memory_order_release);
+    }
+}
+
+// Closes the fast path: called with a new waiter queued (no barging past it), on close(),
+// and when the pool is over max_size.
+void pool_core::block_cells_locked(doomed_list& doomed) noexcept {
+    if (cells_blocked_) return;
+    cells_blocked_ = true;
+    // Take every slot a release put there before the mark; they go to the oldest waiters
+    // (or are retired) now. Collected first: delivering may unblock the cells again.
+    pool_slot* swept = nullptr;
+    for (unsigned i = 0; i <= cell_mask_; ++i) {
+        pool_slot* s = cells_[i].slot.exchange(blocked_mark(), std::memory_order_acq_rel);
+        if (s && s != blocked_mark()) {
+            --in_use_;
+            s->next = swept;
+            swept = s;
+        }
+    }
+    while (pool_slot* s = swept) {
+        swept = s->next;
+        s->next = nullptr;
+        deliver_locked(s, s->last_returned, doomed);
+    }
+}
+
+// Moves the slots in the cells to the idle list (maintenance, resize, expire_all look there).
+void pool_core::sweep_cells_locked() noexcept {
+    if (cells_blocked_) return;
+    for (unsigned i = 0; i <= cell_mask_; ++i) {
+        pool_slot* s = cells_[i].slot.load(std::memory_order_relaxed);
+        if (!s || s == blocked_mark()) continue;
+        s = cells_[i].slot.exchange(nullptr, std::memory_order_acquire);
+        if (!s) continue;
+        --in_use_;
+        idle_.push_front(s);
+    }
+}
+
+std::size_t pool_core::cells_count() const noexcept {
+    std::size_t n = 0;
+    for (unsigned i = 0; i <= cell_mask_; ++i) {
+        pool_slot* s = cells_[i].slot.load(std::memory_order_relaxed);
+        if (s && s != blocked_mark()) ++n;
+    }
+    return n;
 }
 
 void pool_core::retire_locked(pool_slot* s, close_reason reason, doomed_list& doomed) noexcept {
     --size_;
     ++counters_.destroyed;
+    (s->all_prev ? s->all_prev->all_next : all_head_) = s->all_next;
+    if (s->all_next) s->all_next->all_prev = s->all_prev;
+    s->all_prev = s->all_next = nullptr;
+    retired_fast_uses_ += s->fast_uses.load(std::memory_order_relaxed);
     switch (reason) {
         case close_reason::broken:
             ++counters_.closed_broken;
@@ -319,9 +516,10 @@ void pool_core::retire_locked(pool_slot* s, close_reason reason, doomed_list& do
             break;
     }
     doomed.push(s);
-    // The pool shrank: a waiter may now need a creation.
+    // The pool shrank: a waiter may now need a creation, the fast path may reopen.
     start_creations_locked();
     notify_drained_locked();
+    unblock_cells_locked();
 }
 
 // Completes async_close() waiters once a closed pool has nothing out any more.
@@ -341,6 +539,7 @@ void pool_core::finish_waiter_locked(pool_waiter& w, pool_slot* s,
     w.error = std::move(error);
     w.done = true;
     w.wake();
+    unblock_cells_locked();
 }
 
 // A ready resource (returned and reset, or new) goes straight to the oldest waiter: no
@@ -351,7 +550,7 @@ HOLDFAST_POOL_INLINE void pool_core::deliver_locked(pool_slot* s, pool_time now,
         retire_locked(s, close_reason::pool_closed, doomed);
         return;
     }
-    if (size_ > max_size_ || s->generation != generation_) {
+    if (size_ > max_size_ || s->generation != generation_.load(std::memory_order_relaxed)) {
         retire_locked(s, close_reason::expired, doomed);
         return;
     }
@@ -362,15 +561,27 @@ HOLDFAST_POOL_INLINE void pool_core::deliver_locked(pool_slot* s, pool_time now,
         return;
     }
     s->last_returned = now;
+    // Into a cell when the fast path is open, so the next acquire need not lock. The cells
+    // count as in use (see in_use_): one more there unless a slot came back out.
+    if (!cells_blocked_) {
+        s = try_put_cell(s, cell_hint());
+        if (!s) {
+            ++in_use_;
+            return;
+        }
+    }
     idle_.push_front(s);
 }
 
-void pool_core::enqueue_locked(pool_waiter& w, bool front) noexcept {
+void pool_core::enqueue_locked(pool_waiter& w, bool front, doomed_list& doomed) noexcept {
     if (front) {
         waiters_.push_front(&w);
     } else {
         waiters_.push_back(&w);
     }
+    // No barging from now on: releases come through the mutex, and a slot a release put in a
+    // cell before goes to the oldest waiter (perhaps this one) instead of waiting there.
+    block_cells_locked(doomed);
     start_creations_locked();
 }
 
@@ -425,12 +636,16 @@ void pool_core::run_creation(bool for_waiters) noexcept {
             ++counters_.created;
             s->created_at = s->last_returned = now;
             s->expires_at = lifetime_end_locked(now);
-            s->generation = generation_;
+            s->generation = generation_.load(std::memory_order_relaxed);
+            s->all_next = all_head_;
+            if (all_head_) all_head_->all_prev = s;
+            all_head_ = s;
             retry_backoff_ = options_.initial_retry_backoff;
             deliver_locked(s, now, doomed);
         } else {
             --size_;
             notify_drained_locked();
+            unblock_cells_locked();
             ++counters_.creation_failures;
             last_creation_error_ = error;
             if (for_waiters && waiters_.head) {
@@ -451,18 +666,14 @@ void pool_core::run_creation(bool for_waiters) noexcept {
 
 pool_slot* pool_core::acquire(std::source_location where) {
     bool front = false;  // true to retry first in line after a failed validation
-    {
-        // The fast path, inline: a resource idle and nobody waiting. No clock read unless
-        // leak detection needs the lease time.
-        std::unique_lock lock(mutex_);
-        if (!closed_ && !waiters_.head && idle_.head) {
-            pool_slot* s = idle_.pop_front();
-            lease_locked(s, where, stamp_lease_time_ ? clock_.now() : pool_time{});
-            waits_.record_immediate();
-            lock.unlock();
-            if (!has_validate_ || validate_or_retire(s)) return s;
-            front = true;
-        }
+    // The fast path: a resource idle in a cell (so nobody waits and the pool is open). No
+    // lock, no clock read.
+    while (pool_slot* s = try_take_cell()) {
+        if (retire_stale_fast(s)) continue;
+        lease_fast(s, where);
+        if (!has_validate_ || validate_or_retire(s)) return s;
+        front = true;
+        break;
     }
     pool_time deadline = pool_time::min();  // computed on the first wait only
     for (;;) {
@@ -475,14 +686,25 @@ pool_slot* pool_core::acquire(std::source_location where) {
 
 pool_slot* pool_core::acquire_blocking_once(std::source_location where, pool_time& deadline,
                                             bool front) {
+    doomed_list doomed;
     std::unique_lock lock(mutex_);
-    if (closed_) throw pool_closed("pool '" + options_.name + "' is closed");
-    if (!waiters_.head && idle_.head) {
-        // The fast path: no clock read unless leak detection needs the lease time.
-        pool_slot* s = idle_.pop_front();
-        lease_locked(s, where, stamp_lease_time_ ? clock_.now() : pool_time{});
-        waits_.record_immediate();
-        return s;
+    for (;;) {
+        if (closed_) throw pool_closed("pool '" + options_.name + "' is closed");
+        if (waiters_.head) break;
+        pool_slot* s = take_idle_locked(doomed);
+        if (s) {
+            // No clock read unless leak detection needs the lease time.
+            lease_locked(s, where, stamp_lease_time_ ? clock_.now() : pool_time{});
+            waits_.record_immediate();
+            lock.unlock();
+            destroy_all(doomed);
+            return s;
+        }
+        if (!doomed.head) break;
+        // Stale slots from the cells: destroyed outside the lock, then look again.
+        lock.unlock();
+        destroy_all(doomed);
+        lock.lock();
     }
     const auto now = clock_.precise_now();
     if (deadline == pool_time::min()) deadline = add_saturating(now, options_.acquire_timeout);
@@ -494,7 +716,12 @@ pool_slot* pool_core::acquire_blocking_once(std::source_location where, pool_tim
     w.where = where;
     w.enqueued_at = now;
     w.deadline = deadline;
-    enqueue_locked(w, front);
+    enqueue_locked(w, front, doomed);
+    if (doomed.head) {
+        lock.unlock();
+        destroy_all(doomed);
+        lock.lock();
+    }
     const auto real_deadline = timer_expiry(deadline);
     std::optional<std::chrono::steady_clock::time_point> wait_deadline;
     if (real_deadline != std::chrono::steady_clock::time_point::max()) {
@@ -526,6 +753,7 @@ pool_slot* pool_core::acquire_blocking_once(std::source_location where, pool_tim
         }
         if (timed_out) {
             waiters_.unlink(&w);
+            unblock_cells_locked();
             ++counters_.timeouts;
             std::rethrow_exception(
                 timeout_error_locked(clock_.precise_now() - w.enqueued_at, false, false));
@@ -551,7 +779,13 @@ bool pool_core::validate_or_retire(pool_slot* s) noexcept {
     {
         std::lock_guard lock(mutex_);
         unlease_locked(s);
-        --counters_.acquired;  // it was never handed out
+        // It was never handed out.
+        if (s->fast_leased) {
+            s->fast_uses.store(s->fast_uses.load(std::memory_order_relaxed) - 1,
+                               std::memory_order_relaxed);
+        } else {
+            --counters_.acquired;
+        }
         ++counters_.validation_failures;
         retire_locked(s, close_reason::broken, doomed);
     }
@@ -587,6 +821,21 @@ void pool_core::release(pool_slot* s, bool discard) noexcept {
         }
         if (reset_failed) reason = close_reason::broken;
     }
+    // The fast path: back into a cell, without the mutex, unless lazy maintenance is due or
+    // the resource was retired by expire_all(). A blocked cell (someone waits, the pool is
+    // closed or over max_size) sends it to the locked path, which hands it to the oldest
+    // waiter. Once the slot is in a cell, *this may be gone: touch nothing after.
+    if (reason == close_reason::none &&
+        (executor_ ||
+         now.time_since_epoch().count() < next_maintenance_tick_.load(std::memory_order_relaxed)) &&
+        s->generation == generation_.load(std::memory_order_relaxed)) {
+        s->last_returned = now;
+        // Done, unless a slot is left over: this one, or one it displaced from a cell (idle
+        // and ready too, and counted in in_use_ like this one: the locked path below treats
+        // either alike).
+        s = try_put_cell(s, s->home_cell);
+        if (!s) return;
+    }
     doomed_list doomed;
     bool maintenance_due = false;
     {
@@ -612,13 +861,27 @@ try_acquire_result pool_core::try_acquire_or_enqueue(async_waiter& w, std::sourc
                                                      pool_time deadline, bool front,
                                                      void (*arm)(void*), void* arg) {
     try_acquire_result result;
+    // The fast path, as in acquire().
+    while (pool_slot* s = try_take_cell()) {
+        if (retire_stale_fast(s)) continue;
+        lease_fast(s, where);
+        result.slot = s;
+        return result;
+    }
+    // Stale slots taken from the cells are destroyed after the mutex is released.
+    struct destroy_later {
+        pool_core& core;
+        doomed_list doomed;
+        ~destroy_later() { core.destroy_all(doomed); }
+    } later{*this, {}};
     std::lock_guard lock(mutex_);
     if (closed_) {
         result.error = closed_error();
         return result;
     }
-    if (!waiters_.head && idle_.head) {
-        pool_slot* s = idle_.pop_front();
+    pool_slot* idle = waiters_.head ? nullptr : take_idle_locked(later.doomed);
+    if (idle) {
+        pool_slot* s = idle;
         lease_locked(s, where, stamp_lease_time_ ? clock_.now() : pool_time{});
         waits_.record_immediate();
         result.slot = s;
@@ -638,7 +901,7 @@ try_acquire_result pool_core::try_acquire_or_enqueue(async_waiter& w, std::sourc
     w.deadline = deadline;
     // Armed before anyone can wake the waiter: a wake is a cancel of the pending wait.
     arm(arg);
-    enqueue_locked(w, front);
+    enqueue_locked(w, front, later.doomed);
     result.enqueued = true;
     return result;
 }
@@ -655,7 +918,10 @@ try_acquire_result pool_core::finish_async_wait(async_waiter& w, std::error_code
         w.slot = nullptr;
         return result;
     }
-    if (w.queued) waiters_.unlink(&w);
+    if (w.queued) {
+        waiters_.unlink(&w);
+        unblock_cells_locked();
+    }
     if (!ec) {
         ++counters_.timeouts;
         result.error = timeout_error_locked(clock_.precise_now() - w.enqueued_at, false, false);
@@ -678,6 +944,7 @@ void pool_core::abandon(pool_waiter& w) noexcept {
         }
         if (w.queued) {
             waiters_.unlink(&w);
+            unblock_cells_locked();
             ++counters_.cancelled_waits;
             return;
         }
@@ -705,6 +972,7 @@ void pool_core::close() noexcept {
             error = std::current_exception();
         }
         while (pool_waiter* w = waiters_.head) finish_waiter_locked(*w, nullptr, error);
+        block_cells_locked(doomed);  // the slots there are retired (closed_ is set)
         while (pool_slot* s = idle_.pop_front())
             retire_locked(s, close_reason::pool_closed, doomed);
         if (maintenance_timer_) {
@@ -758,12 +1026,16 @@ void pool_core::resize(std::size_t min_size, std::size_t max_size) {
         min_size_ = min_size;
         max_size_ = max_size;
         // Shrink: idle resources above the new maximum go now, the oldest-idle first; leased
-        // ones go as they return (deliver_locked checks the size).
+        // ones go as they return (deliver_locked checks the size; the cells stay blocked
+        // meanwhile, so they return through it).
+        sweep_cells_locked();
         while (size_ > max_size_ && idle_.tail) {
             pool_slot* s = idle_.tail;
             idle_.unlink(s);
             retire_locked(s, close_reason::expired, doomed);
         }
+        if (size_ > max_size_) block_cells_locked(doomed);
+        unblock_cells_locked();
         start_creations_locked();
     }
     destroy_all(doomed);
@@ -773,7 +1045,10 @@ void pool_core::expire_all() noexcept {
     doomed_list doomed;
     {
         std::lock_guard lock(mutex_);
-        ++generation_;
+        generation_.fetch_add(1, std::memory_order_relaxed);
+        // A release racing with this may still put a slot of the old generation in a cell;
+        // acquires check the generation of what they take (retire_stale_fast).
+        sweep_cells_locked();
         while (pool_slot* s = idle_.pop_front()) retire_locked(s, close_reason::expired, doomed);
         next_refill_ = pool_time{};
     }
@@ -834,6 +1109,10 @@ void pool_core::maintain(bool may_create_inline) noexcept {
     {
         std::lock_guard lock(mutex_);
         next_maintenance_ = add_saturating(now, options_.maintenance_interval);
+        next_maintenance_tick_.store(next_maintenance_.time_since_epoch().count(),
+                                     std::memory_order_relaxed);
+        // Idle resources in the cells are examined with the others.
+        sweep_cells_locked();
         // Deadlines: with a real clock the waiters time out themselves; with a manual
         // clock this is where time passes for them.
         for (pool_waiter* w = waiters_.head; w;) {
@@ -857,7 +1136,7 @@ void pool_core::maintain(bool may_create_inline) noexcept {
             close_reason reason = close_reason::none;
             if (now >= s->expires_at) {
                 reason = close_reason::lifetime;
-            } else if (s->generation != generation_) {
+            } else if (s->generation != generation_.load(std::memory_order_relaxed)) {
                 reason = close_reason::expired;
             } else if (options_.idle_timeout > nanoseconds::zero() &&
                        now - s->last_returned >= options_.idle_timeout && size_ > min_size_) {
@@ -903,16 +1182,25 @@ void pool_core::maintain(bool may_create_inline) noexcept {
 pool_stats pool_core::stats() const {
     std::lock_guard lock(mutex_);
     pool_stats s = counters_;
+    // The fast path's leases, counted in their slots.
+    std::uint64_t fast = retired_fast_uses_;
+    for (const pool_slot* slot = all_head_; slot; slot = slot->all_next) {
+        fast += slot->fast_uses.load(std::memory_order_relaxed);
+    }
+    s.acquired += fast;
+    // The cells change without the mutex: a count of them moves resources between idle and
+    // in use, never out of the total.
+    const std::size_t in_cells = std::min(cells_count(), in_use_);
     s.size = size_;
-    s.idle = idle_.count;
-    s.in_use = in_use_;
+    s.idle = idle_.count + in_cells;
+    s.in_use = in_use_ - in_cells;
     s.creating = creating_;
     s.waiting = waiters_.count;
     s.min_size = min_size_;
     s.max_size = max_size_;
     s.closed = closed_;
-    s.acquire_wait_p50 = waits_.percentile(0.50);
-    s.acquire_wait_p99 = waits_.percentile(0.99);
+    s.acquire_wait_p50 = waits_.percentile(0.50, fast);
+    s.acquire_wait_p99 = waits_.percentile(0.99, fast);
     s.acquire_wait_max = waits_.max();
     s.creation_time_p50 = creation_times_.percentile(0.50);
     s.creation_time_p99 = creation_times_.percentile(0.99);

@@ -2,8 +2,10 @@
 // thread hammer a small pool with random discards, validation failures and cancellations,
 // while the invariants are checked throughout. HOLDFAST_POOL_STRESS_OPS sets the total number
 // of acquire/release cycles (default 1,000,000).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -143,6 +145,160 @@ TEST(PoolStress, BlockingAndAsyncAcquiresKeepTheInvariants) {
         done_ops.load(), static_cast<unsigned long long>(s.created),
         static_cast<unsigned long long>(s.validation_failures), cancellations.load(),
         static_cast<unsigned long long>(s.cancelled_waits));
+}
+
+// The lock-free fast path (idle cells) against a waiter that queues while the resource comes
+// back: one resource, two threads, so nearly every acquire races with a release. A release
+// that put its resource in a cell the new waiter never saw would leave the waiter asleep
+// until its deadline (a pool_timeout here).
+TEST(PoolStress, FastReleaseNeverStrandsANewWaiter) {
+    const long per_thread = std::max(total_ops() / 10, 1000L);
+    auto world = std::make_shared<fake_world>();
+    pool_options o;
+    o.name = "handoff";
+    o.max_size = 1;
+    o.min_size = 1;
+    o.acquire_timeout = 20s;  // a lost wake-up shows as a timeout
+    fake_pool p(fake_factory(world), o);
+    std::atomic<bool> failed{false};
+    std::atomic<long> uses{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&] {
+            for (long i = 0; i < per_thread && !failed; ++i) {
+                try {
+                    auto l = p.acquire();
+                    ++l->uses;
+                    ++uses;
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "acquire failed: %s\n", e.what());
+                    failed = true;
+                }
+            }
+        });
+    }
+    while (!failed && uses.load() < 2 * per_thread) {
+        const auto s = p.stats();
+        check_invariants(s, 1, 2);
+        if (::testing::Test::HasFatalFailure()) failed = true;
+        std::this_thread::yield();
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_FALSE(failed);
+    const auto s = p.stats();
+    EXPECT_EQ(s.acquired, static_cast<std::uint64_t>(2 * per_thread));
+    EXPECT_EQ(s.in_use, 0u);
+    EXPECT_EQ(s.idle, 1u);
+    EXPECT_EQ(s.created, 1u);
+    EXPECT_EQ(s.timeouts, 0u);
+}
+
+// No barging: once a waiter is queued, a resource returned on the fast path goes to it, never
+// to an acquire that races with the return.
+TEST(PoolStress, FastReleaseGoesToTheQueuedWaiterNotToABarger) {
+    auto world = std::make_shared<fake_world>();
+    pool_options o;
+    o.name = "fifo";
+    o.max_size = 1;
+    o.min_size = 1;
+    o.acquire_timeout = 20s;
+    fake_pool p(fake_factory(world), o);
+    const int rounds = 300;
+    for (int round = 0; round < rounds; ++round) {
+        auto held = p.acquire();
+        std::atomic<int> order{0};
+        int waiter_rank = -1;
+        int barger_rank = -1;
+        std::thread waiter([&] {
+            auto l = p.acquire();
+            waiter_rank = order++;
+        });
+        holdfast::testing::wait_until([&] { return p.stats().waiting == 1; });
+        std::atomic<bool> go{false};
+        std::thread barger([&] {
+            holdfast::testing::wait_until([&] { return go.load(); });
+            auto l = p.acquire();
+            barger_rank = order++;
+        });
+        go = true;
+        held.return_to_pool();  // races with the barger's acquire
+        waiter.join();
+        barger.join();
+        ASSERT_EQ(waiter_rank, 0) << "round " << round;
+        ASSERT_EQ(barger_rank, 1) << "round " << round;
+    }
+    const auto s = p.stats();
+    EXPECT_EQ(s.acquired, static_cast<std::uint64_t>(3 * rounds));
+    EXPECT_EQ(s.created, 1u);
+}
+
+// expire_all(), resize() and stats() from a third thread while two threads stay on the fast
+// path; then the pool object is destroyed while a lease is being returned on another thread.
+TEST(PoolStress, AdministrationRacesWithTheFastPath) {
+    const long per_thread = std::max(total_ops() / 10, 1000L);
+    auto world = std::make_shared<fake_world>();
+    pool_options o;
+    o.name = "admin";
+    o.max_size = 2;
+    o.acquire_timeout = 20s;
+    auto p = std::make_unique<fake_pool>(fake_factory(world), o);
+    std::atomic<bool> failed{false};
+    std::atomic<int> running{2};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&] {
+            for (long i = 0; i < per_thread && !failed; ++i) {
+                try {
+                    auto l = p->acquire();
+                    ++l->uses;
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "acquire failed: %s\n", e.what());
+                    failed = true;
+                }
+            }
+            --running;
+        });
+    }
+    for (long i = 0; running.load() > 0 && !failed; ++i) {
+        switch (i % 3) {
+            case 0:
+                p->expire_all();
+                break;
+            case 1:
+                p->resize(0, 1 + static_cast<std::size_t>(i % 2));
+                break;
+            default: {
+                const auto s = p->stats();
+                check_invariants(s, 2, 2);
+                if (::testing::Test::HasFatalFailure()) failed = true;
+            }
+        }
+        std::this_thread::yield();
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_FALSE(failed);
+    p->resize(0, 2);
+    const auto s = p->stats();
+    EXPECT_EQ(s.in_use, 0u);
+    EXPECT_EQ(s.acquired, static_cast<std::uint64_t>(2 * per_thread));
+    EXPECT_EQ(static_cast<std::uint64_t>(world->alive()), s.size);
+
+    // The pool object goes away while a lease returns on another thread.
+    for (int round = 0; round < 200; ++round) {
+        auto q = std::make_unique<fake_pool>(fake_factory(world), o);
+        auto l = std::make_unique<fake_pool::lease>(q->acquire());
+        { auto warm = q->acquire(); }  // a second one, idle in a cell
+        std::atomic<bool> go{false};
+        std::thread returner([&] {
+            holdfast::testing::wait_until([&] { return go.load(); });
+            l.reset();
+        });
+        go = true;
+        q.reset();
+        returner.join();
+    }
+    p.reset();
+    EXPECT_EQ(world->alive(), 0);
 }
 
 }  // namespace

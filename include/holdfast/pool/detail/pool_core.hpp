@@ -29,11 +29,17 @@ namespace holdfast::detail {
 using pool_time = pool_clock::time_point;
 
 /// One pooled resource's bookkeeping. pool<T> derives typed_slot<T>, which holds the T.
-/// A slot is in exactly one of the pool's two lists (idle or leased) or in none (being
-/// validated, created or destroyed), so one pair of links serves both.
-struct pool_slot {
+/// A slot is in at most one of the pool's two lists (idle or leased) or in none (in an idle
+/// cell, leased without leak detection, being validated, created or destroyed), so one pair of
+/// links serves both. Every open slot is also on the list of all slots (for the statistics).
+/// The fields are the owner's: the pool's mutex for a slot on a list, the lease holder's for a
+/// leased one; a slot changes hands through the mutex or an idle cell's atomic exchange.
+/// Cache-line aligned: threads using neighbouring slots must not share a line.
+struct alignas(64) pool_slot {
     pool_slot* prev = nullptr;
     pool_slot* next = nullptr;
+    pool_slot* all_prev = nullptr;  // the list of all open slots: guarded by the pool's mutex
+    pool_slot* all_next = nullptr;
     pool_time created_at{};
     pool_time expires_at = pool_time::max();
     pool_time last_returned{};
@@ -41,6 +47,11 @@ struct pool_slot {
     std::source_location acquired_at{};
     std::uint64_t uses = 0;
     std::uint64_t generation = 0;
+    /// Leases taken on the lock-free fast path: written by the slot's owner only, read by
+    /// stats() (so atomic, relaxed; no read-modify-write needed).
+    std::atomic<std::uint64_t> fast_uses{0};
+    bool fast_leased = false;  // the current lease was taken on the fast path
+    unsigned home_cell = 0;    // the idle cell a release tries first: where it was taken
     bool leak_reported = false;
 };
 
@@ -124,7 +135,8 @@ class wait_histogram {
   public:
     void record(std::chrono::nanoseconds wait) noexcept;
     void record_immediate() noexcept { ++buckets_[0]; }
-    std::chrono::nanoseconds percentile(double q) const noexcept;
+    /// `extra_immediate` more waits counted in bucket 0 (the fast path's acquires).
+    std::chrono::nanoseconds percentile(double q, std::uint64_t extra_immediate = 0) const noexcept;
     std::chrono::nanoseconds max() const noexcept { return max_; }
 
   private:
@@ -135,6 +147,18 @@ class wait_histogram {
 /// The shared state of one pool. Outlives the pool<T> object while leases or asynchronous
 /// operations remain: a lease keeps it alive through the in-use count (no atomic reference
 /// count on the fast path), an operation through a shared_ptr.
+///
+/// The fast path: idle resources are also kept in a small array of idle cells, one per CPU
+/// (cache-line sized, so threads on different CPUs touch different lines), each holding a
+/// slot pointer, null, or the "blocked" mark. Without waiters, an acquire takes a slot out of
+/// a cell with one compare-exchange and a release puts it back with another, without the
+/// mutex. Whenever the lock-free path must not be used — someone is waiting (FIFO: a returned
+/// resource must go to the oldest waiter), the pool is closed or over its max_size, or leak
+/// detection needs the leased list — the mutex holder exchanges every cell with the blocked
+/// mark, taking the slots there: a release racing with it either put its slot in a cell before
+/// (and the sweep delivers it to the oldest waiter) or finds the cell blocked and returns
+/// under the mutex. An acquire that queues blocks the cells after enqueuing, so no return is
+/// lost; cells are unblocked when the queue empties.
 class pool_core : public std::enable_shared_from_this<pool_core> {
   public:
     pool_core(pool_options options, std::unique_ptr<resource_ops> ops,
@@ -262,6 +286,18 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     };
 
     void lease_locked(pool_slot* s, std::source_location where, pool_time now) noexcept;
+    static pool_slot* blocked_mark() noexcept {
+        return reinterpret_cast<pool_slot*>(std::uintptr_t{1});
+    }
+    pool_slot* try_take_cell() noexcept;
+    pool_slot* try_put_cell(pool_slot* s, unsigned start) noexcept;
+    void lease_fast(pool_slot* s, std::source_location where) noexcept;
+    bool retire_stale_fast(pool_slot* s) noexcept;
+    void unblock_cells_locked() noexcept;
+    void sweep_cells_locked() noexcept;
+    std::size_t cells_count() const noexcept;
+    pool_slot* take_idle_locked(doomed_list& doomed) noexcept;
+    void block_cells_locked(doomed_list& doomed) noexcept;
     void unlease_locked(pool_slot* s) noexcept {
         if (stamp_lease_time_) leased_.unlink(s);
         --in_use_;
@@ -270,7 +306,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     void deliver_locked(pool_slot* s, pool_time now, doomed_list& doomed) noexcept;
     void retire_locked(pool_slot* s, close_reason reason, doomed_list& doomed) noexcept;
     void finish_waiter_locked(pool_waiter& w, pool_slot* s, std::exception_ptr error) noexcept;
-    void enqueue_locked(pool_waiter& w, bool front) noexcept;
+    void enqueue_locked(pool_waiter& w, bool front, doomed_list& doomed) noexcept;
     void start_creations_locked() noexcept;
     std::size_t reserve_refill_locked(pool_time now) noexcept;
     void run_creation(bool for_waiters) noexcept;
@@ -298,9 +334,22 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     const bool has_validate_;
     const bool has_reset_;
 
+    // One idle cell per cache line: a slot pointer, null, or blocked_mark(). Written without
+    // the mutex only null -> slot (a release) and slot -> null (an acquire); the mark is set
+    // and cleared with the mutex held.
+    struct alignas(64) idle_cell {
+        std::atomic<pool_slot*> slot{nullptr};
+    };
+    const std::unique_ptr<idle_cell[]> cells_;
+    const unsigned cell_mask_;  // cell count - 1 (a power of two)
+    bool cells_blocked_ = false;
+
     mutable std::mutex mutex_;
     slot_list idle_;    // most recently returned first: the tail ages out by idle_timeout
     slot_list leased_;  // for leak detection only (empty when it is off)
+    pool_slot* all_head_ = nullptr;  // every open slot, through all_prev/all_next
+    std::uint64_t retired_fast_uses_ = 0;
+    // Leased plus in an idle cell: a slot moves between the two without the mutex.
     std::size_t in_use_ = 0;
     waiter_list waiters_;
     waiter_list drainers_;  // async_close() operations
@@ -308,12 +357,17 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     std::size_t max_size_;
     std::size_t size_ = 0;  // idle + leased + creating
     std::size_t creating_ = 0;
-    std::uint64_t generation_ = 0;
+    // Read without the mutex by the fast path: a slot of an older generation is never
+    // handed out.
+    std::atomic<std::uint64_t> generation_{0};
     bool closed_ = false;
     bool orphaned_ = false;
     std::shared_ptr<pool_core> keep_alive_;  // set when orphaned with leases outstanding
     std::shared_ptr<asio::steady_timer> maintenance_timer_;
     pool_time next_maintenance_{};
+    // A copy of next_maintenance_ for the fast release, which leaves lazy maintenance to the
+    // locked path.
+    std::atomic<pool_clock::duration::rep> next_maintenance_tick_{0};
     // Time of the latest maintenance pass: what returns are stamped with when an executor
     // runs the passes. Atomic because release reads it before taking the mutex.
     std::atomic<pool_clock::duration::rep> tick_{0};
