@@ -11,11 +11,11 @@ deps:
 	@scripts/install-deps
 
 demo: deps
-	@echo "building the examples (Release); log in build/demo-build.log"
+	@echo "building holdfast (Release); log in build/demo-build.log"
 	@mkdir -p build
-	@{ $(CMAKE) --preset release && $(CMAKE) --build --preset release --target examples; } \
+	@{ $(CMAKE) --preset release && $(CMAKE) --build --preset release --target holdfast; } \
 		> build/demo-build.log 2>&1 || { tail -40 build/demo-build.log; exit 1; }
-	@scripts/run-demo build/release
+	@build/release/tools/holdfast/holdfast demo
 
 test: deps
 	$(CMAKE) --preset dev

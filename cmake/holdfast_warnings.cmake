@@ -3,7 +3,7 @@
 add_library(holdfast_warnings INTERFACE)
 target_compile_options(holdfast_warnings INTERFACE
     -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
-    -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+    -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough
     $<$<BOOL:${HOLDFAST_WERROR}>:-Werror>)
 
 set(HOLDFAST_SANITIZE "" CACHE STRING
