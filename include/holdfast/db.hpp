@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <holdfast/db/async_pool.hpp>
 #include <holdfast/db/connection.hpp>
 #include <holdfast/db/dsn.hpp>
 #include <holdfast/db/error.hpp>

@@ -1,4 +1,5 @@
-// holdfast/pg.hpp — the PostgreSQL backend: holdfast::pg::connection, copy_writer, and the
+// holdfast/pg.hpp — the PostgreSQL backend: holdfast::pg::connection, copy_writer,
+// async_connection and async_transaction (Asio), and the
 // shared database vocabulary (errors, values, rows, transactions).
 #pragma once
 
@@ -8,5 +9,6 @@
 #include <holdfast/db/row.hpp>
 #include <holdfast/db/transaction.hpp>
 #include <holdfast/db/value.hpp>
+#include <holdfast/pg/async_connection.hpp>
 #include <holdfast/pg/connection.hpp>
 #include <holdfast/pg/copy_writer.hpp>

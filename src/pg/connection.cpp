@@ -23,34 +23,8 @@ std::string trimmed(const char* text) {
     return s;
 }
 
-std::string field(const PGresult* res, int code) {
-    const char* value = res ? PQresultErrorField(res, code) : nullptr;
-    return value ? value : "";
-}
-
 bool connection_lost_state(std::string_view sqlstate) {
     return sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
-}
-
-// Parses the conninfo with libpq itself, so every form it accepts is accepted, and finds the
-// password (to scrub it from messages later).
-std::string password_of(const std::string& conninfo) {
-    char* error = nullptr;
-    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
-    if (options == nullptr) {
-        std::string message = error ? trimmed(error) : "out of memory";
-        if (error) PQfreemem(error);
-        throw db::dsn_error(db::error_info{.backend = std::string(backend),
-                                           .message = "invalid connection string \"" +
-                                                      db::redact_dsn(conninfo) +
-                                                      "\": " + db::scrub_secret(message, "")});
-    }
-    std::string password;
-    for (auto* o = options; o->keyword; ++o) {
-        if (std::strcmp(o->keyword, "password") == 0 && o->val) password = o->val;
-    }
-    PQconninfoFree(options);
-    return password;
 }
 
 template <class I>
@@ -130,6 +104,34 @@ db::value convert(const PGresult* res, int row, int column, Oid type) {
     return std::string(text, length);
 }
 
+}  // namespace
+
+std::string field(const PGresult* res, int code) {
+    const char* value = res ? PQresultErrorField(res, code) : nullptr;
+    return value ? value : "";
+}
+
+// Parses the conninfo with libpq itself, so every form it accepts is accepted, and finds the
+// password (to scrub it from messages later).
+std::string password_of(const std::string& conninfo) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+    if (options == nullptr) {
+        std::string message = error ? trimmed(error) : "out of memory";
+        if (error) PQfreemem(error);
+        throw db::dsn_error(db::error_info{.backend = std::string(backend),
+                                           .message = "invalid connection string \"" +
+                                                      db::redact_dsn(conninfo) +
+                                                      "\": " + db::scrub_secret(message, "")});
+    }
+    std::string password;
+    for (auto* o = options; o->keyword; ++o) {
+        if (std::strcmp(o->keyword, "password") == 0 && o->val) password = o->val;
+    }
+    PQconninfoFree(options);
+    return password;
+}
+
 std::int64_t rows_affected(const PGresult* res) {
     const char* tuples = PQcmdTuples(const_cast<PGresult*>(res));
     std::int64_t n = 0;
@@ -139,8 +141,6 @@ std::int64_t rows_affected(const PGresult* res) {
     }
     return PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
 }
-
-}  // namespace
 
 void connection::impl::close() noexcept {
     if (handle) PQfinish(handle);
@@ -414,22 +414,26 @@ db::result connection::query_params(std::string_view sql, std::span<const db::pa
     result_ptr res(impl_->run(sql, params, "query()"));
     refuse_copy(impl_->handle, res.res, sql);
     if (!succeeded(res.res)) impl_->throw_result_error(res.release(), sql);
-    const int columns = PQnfields(res.res);
-    const int count = PQntuples(res.res);
+    return impl_->make_result(res.res, sql);
+}
+
+db::result connection::impl::make_result(const PGresult* res, std::string_view sql) {
+    const int columns = PQnfields(res);
+    const int count = PQntuples(res);
     // run() left the statement it used at the front of the cache (when caching is on).
     prepared_statement* cached = nullptr;
-    if (!impl_->lru.empty() && impl_->lru.front().sql == sql) cached = &impl_->lru.front();
+    if (!lru.empty() && lru.front().sql == sql) cached = &lru.front();
     std::shared_ptr<const db::column_list> names;
     std::vector<Oid> fresh_types;
     const std::vector<Oid>* types = &fresh_types;
-    if (cached && cached->columns && same_shape(res.res, *cached->columns, cached->types)) {
+    if (cached && cached->columns && same_shape(res, *cached->columns, cached->types)) {
         names = cached->columns;
         types = &cached->types;
     } else {
         auto fresh = std::make_shared<db::column_list>();
         for (int c = 0; c < columns; ++c) {
-            fresh->emplace_back(PQfname(res.res, c));
-            fresh_types.push_back(PQftype(res.res, c));
+            fresh->emplace_back(PQfname(res, c));
+            fresh_types.push_back(PQftype(res, c));
         }
         names = std::move(fresh);
         if (cached) {
@@ -440,14 +444,14 @@ db::result connection::query_params(std::string_view sql, std::span<const db::pa
     std::vector<db::row> rows;
     rows.reserve(static_cast<std::size_t>(count));
     for (int r = 0; r < count; ++r) {
-        std::vector<db::value> values;
-        values.reserve(static_cast<std::size_t>(columns));
+        std::vector<db::value> row_values;
+        row_values.reserve(static_cast<std::size_t>(columns));
         for (int c = 0; c < columns; ++c) {
-            values.push_back(convert(res.res, r, c, (*types)[static_cast<std::size_t>(c)]));
+            row_values.push_back(convert(res, r, c, (*types)[static_cast<std::size_t>(c)]));
         }
-        rows.emplace_back(names, std::move(values));
+        rows.emplace_back(names, std::move(row_values));
     }
-    return db::result(std::move(names), std::move(rows), rows_affected(res.res));
+    return db::result(std::move(names), std::move(rows), rows_affected(res));
 }
 
 void connection::execute_unprepared(std::string_view sql) {

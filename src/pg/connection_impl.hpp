@@ -70,7 +70,18 @@ struct connection::impl {
     // Runs a statement with the extended protocol, through the statement cache if enabled.
     PGresult* run(std::string_view sql, std::span<const db::param> params,
                   std::string_view operation);
+    // Converts a successful result to rows, reusing the column list cached with the
+    // statement at the front of the cache when the shape matches.
+    db::result make_result(const PGresult* res, std::string_view sql);
 };
+
+// Shared with async_connection.cpp.
+// An error field of a result ("" when absent or when res is null).
+std::string field(const PGresult* res, int code);
+// The password in `conninfo` (to scrub it from messages); db::dsn_error when unparsable.
+std::string password_of(const std::string& conninfo);
+// The row count of a command (INSERT/UPDATE/DELETE/SELECT ...).
+std::int64_t rows_affected(const PGresult* res);
 
 // RAII for PGresult.
 struct result_ptr {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -31,6 +32,8 @@ class result {
 
     const column_list& columns() const noexcept { return *columns_; }
     const std::vector<row>& rows() const noexcept { return rows_; }
+    /// Moves the rows out (db::async_pool::execute returns them without a copy).
+    std::vector<row> take_rows() && noexcept { return std::move(rows_); }
     std::int64_t rows_affected() const noexcept { return rows_affected_; }
     std::size_t size() const noexcept { return rows_.size(); }
     bool empty() const noexcept { return rows_.empty(); }

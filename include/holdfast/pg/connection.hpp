@@ -34,6 +34,7 @@ struct pg_conn;
 namespace holdfast::pg {
 
 class copy_writer;
+class async_connection;
 
 /// How a connection behaves. Everything about the server connection itself (hosts,
 /// target_session_attrs, sslmode, connect_timeout, ...) belongs in the conninfo string.
@@ -125,6 +126,7 @@ class connection : public db::statement_api<connection> {
 
   private:
     friend class copy_writer;
+    friend class async_connection;  // reuses impl: statement cache, errors, conversions
     struct impl;
     std::unique_ptr<impl> impl_;
 };
