@@ -35,7 +35,7 @@ test-tsan: deps
 bench: deps
 	$(CMAKE) --preset release
 	$(CMAKE) --build --preset release
-	bench/run build/release
+	scripts/pg-test-cluster run bench/run build/release
 
 format:
 	clang-format -i $(FORMAT_FILES)
