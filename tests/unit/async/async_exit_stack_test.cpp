@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "async_test_support.hpp"
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
@@ -20,36 +21,9 @@
 namespace async_exit_stack_test {
 
 using log_t = std::vector<std::string>;
-
-template <class T>
-T run(asio::awaitable<T> work) {
-    asio::io_context io;
-    std::exception_ptr error;
-    std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> result;
-    asio::co_spawn(io, std::move(work), [&](std::exception_ptr e, auto... value) {
-        error = e;
-        if constexpr (sizeof...(value) > 0) {
-            if (!e) result.emplace(std::move(value)...);
-        }
-    });
-    io.run();
-    if (error) std::rethrow_exception(error);
-    if constexpr (!std::is_void_v<T>) return std::move(*result);
-}
-
-std::string describe(const std::exception_ptr& e) {
-    if (!e) return "none";
-    if (holdfast::is_cancellation(e)) return "cancelled";
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    }
-}
-
-asio::awaitable<void> yield_once() {
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-}
+using holdfast::testing::describe;
+using holdfast::testing::run;
+using holdfast::testing::yield_once;
 
 auto async_logging_exit(log_t& log, std::string name, bool suppress = false) {
     return [&log, name = std::move(name), suppress](std::exception_ptr e) -> asio::awaitable<bool> {
