@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "async_test_support.hpp"
 #include "test_support.hpp"
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -28,30 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 using pg::async_connection;
-
-// Runs one coroutine to completion on a fresh io_context (run by `threads` threads) and
-// rethrows what it threw.
-template <class Make>
-void run_coroutine(Make make, int threads = 1) {
-    asio::io_context io;
-    std::exception_ptr error;
-    std::atomic<bool> done{false};
-    asio::co_spawn(io, make(io.get_executor()), [&](std::exception_ptr e) {
-        error = e;
-        done = true;
-    });
-    std::vector<std::thread> helpers;
-    for (int i = 1; i < threads; ++i) helpers.emplace_back([&io] { io.run(); });
-    io.run();
-    for (auto& t : helpers) t.join();
-    ASSERT_TRUE(done) << "the coroutine never completed";
-    if (error) std::rethrow_exception(error);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, d);
-    co_await timer.async_wait(asio::use_awaitable);
-}
 
 class AsyncPool : public ::testing::Test {
   protected:

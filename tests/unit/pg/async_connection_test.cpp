@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../db/async_test_support.hpp"
 #include "../db/test_support.hpp"
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -22,26 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 using pg::async_connection;
-
-// Runs one coroutine to completion on a fresh io_context and rethrows what it threw.
-template <class Make>
-void run_coroutine(Make make) {
-    asio::io_context io;
-    std::exception_ptr error;
-    bool done = false;
-    asio::co_spawn(io, make(io.get_executor()), [&](std::exception_ptr e) {
-        error = e;
-        done = true;
-    });
-    io.run();
-    ASSERT_TRUE(done) << "the coroutine never completed";
-    if (error) std::rethrow_exception(error);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, d);
-    co_await timer.async_wait(asio::use_awaitable);
-}
 
 class PgAsyncConnection : public ::testing::Test {
   protected:
