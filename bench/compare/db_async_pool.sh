@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Point selects through a pool of 4 at concurrency 16, side by side against the same server
-# and the same table (users, 100k rows), `SELECT * FROM users WHERE id = $1` with random ids:
+# Three workloads through a pool of 4 at concurrency 16, side by side against the same server
+# and the same tables (users, 100k rows; audit_log):
+#   1. point select `SELECT * FROM users WHERE id = $1` with random ids;
+#   2. the same selects sent 100 at a time (holdfast: pg::batch, libpq pipeline mode;
+#      pgbench: the same 100 selects one by one, and with \startpipeline ... \endpipeline);
+#   3. the transaction BEGIN; INSERT audit_log; UPDATE users; COMMIT (holdfast: also as a
+#      two-statement batch, which the server runs as one implicit transaction).
+# Clients:
 #   (a) the seed's Python AsyncDatabasePool (asyncpg, Debian's python3-asyncpg; note that
 #       asyncpg resets each connection on release),
 #   (b) pgbench -M prepared with a custom script (-c 4: pgbench has no pool, one client per
 #       connection),
 #   (c) holdfast's db::async_pool (bench/db/pg_async_bench.cpp).
-# Prints queries/s and client CPU µs per query (getrusage / GNU time) and the ratios.
-# Goals (issue 6): (c) >= 10x (a)'s throughput; (c)'s CPU per query <= 1.5x (b)'s.
+# Prints operations/s and client CPU µs per operation (getrusage / GNU time) and the ratios.
+# Goals: (c) >= 10x (a)'s point-select throughput, (c)'s CPU per query <= 1.5x (b)'s; batched
+# selects faster than pgbench; transactions >= 0.9x pgbench's.
 #
 # Usage: bench/compare/db_async_pool.sh BUILD_DIR   (a release build with HOLDFAST_BUILD_BENCH=ON)
 #   e.g. scripts/pg-test-cluster run bench/compare/db_async_pool.sh build/release
@@ -51,20 +58,46 @@ CREATE TABLE $schema.users (id INT PRIMARY KEY, name TEXT NOT NULL, email TEXT N
                             created_at TIMESTAMPTZ NOT NULL DEFAULT now());
 INSERT INTO $schema.users (id, name, email)
     SELECT g, 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, 100000) g;
+CREATE TABLE $schema.audit_log (id BIGSERIAL PRIMARY KEY, user_id INT NOT NULL,
+                                action TEXT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now());
 ANALYZE $schema.users;
 SQL
 
-# (b) pgbench
+# (b) pgbench: one run per script; writes "transactions cpu_seconds tps" to $work/<name>.result
+run_pgbench() {
+    local name=$1
+    /usr/bin/time -f '%U %S' -o "$work/$name.time" \
+        pgbench -n -M prepared -c 4 -j 1 -T "$duration" -f "$work/$name.sql" "$dsn" \
+        >"$work/$name.out" 2>&1 || { cat "$work/$name.out" >&2; return 1; }
+    local count tps user system
+    count=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/$name.out")
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/$name.out")
+    read -r user system <"$work/$name.time"
+    awk -v c="$count" -v t="$tps" -v u="$user" -v s="$system" \
+        'BEGIN { print c, u + s, t }' >"$work/$name.result"
+}
 cat >"$work/point.sql" <<SQL
 \set id random(1, 100000)
 SELECT * FROM $schema.users WHERE id = :id;
 SQL
-/usr/bin/time -f '%U %S' -o "$work/pgbench.time" \
-    pgbench -n -M prepared -c 4 -j 1 -T "$duration" -f "$work/point.sql" "$dsn" \
-    >"$work/pgbench.out" 2>&1
-pgbench_q=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.out")
-pgbench_qps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out")
-read -r pu ps <"$work/pgbench.time"
+{
+    for i in $(seq 1 100); do echo "\set id$i random(1, 100000)"; done
+    for i in $(seq 1 100); do echo "SELECT * FROM $schema.users WHERE id = :id$i;"; done
+} >"$work/batch.sql"
+{
+    for i in $(seq 1 100); do echo "\set id$i random(1, 100000)"; done
+    echo '\startpipeline'
+    for i in $(seq 1 100); do echo "SELECT * FROM $schema.users WHERE id = :id$i;"; done
+    echo '\endpipeline'
+} >"$work/pipeline.sql"
+cat >"$work/transaction.sql" <<SQL
+\set id random(1, 100000)
+BEGIN;
+INSERT INTO $schema.audit_log (user_id, action) VALUES (:id, 'touch');
+UPDATE $schema.users SET active = NOT active WHERE id = :id;
+COMMIT;
+SQL
+for name in point batch pipeline transaction; do run_pgbench "$name"; done
 
 # (c) holdfast
 HOLDFAST_TEST_PG_DSN="$dsn" HOLDFAST_BENCH_SCHEMA=$schema "$bench" \
@@ -107,45 +140,107 @@ class AsyncDatabasePool:
         async with self._pool.acquire() as conn:
             return await conn.fetch(query, *args)
 
+async def measure(pool, duration, operation):
+    count = 0
+    deadline = time.monotonic() + duration
+    async def worker():
+        nonlocal count
+        while time.monotonic() < deadline:
+            await operation(pool, random.randint(1, 100000))
+            count += 1
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(16)))
+    wall = time.monotonic() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return f"{count / wall:.0f} {cpu * 1e6 / count:.2f}"
+
 async def main(dsn, duration, schema):
-    sql = f"SELECT * FROM {schema}.users WHERE id = $1"
+    select = f"SELECT * FROM {schema}.users WHERE id = $1"
+    insert = f"INSERT INTO {schema}.audit_log (user_id, action) VALUES ($1, 'touch')"
+    update = f"UPDATE {schema}.users SET active = NOT active WHERE id = $1"
+    async def point(pool, user_id):
+        rows = await pool.execute(select, user_id)
+        assert len(rows) == 1
+    async def transaction(pool, user_id):
+        # S5's transaction on S3's pool: BEGIN; INSERT; UPDATE; COMMIT.
+        async with pool._pool.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute(insert, user_id)
+                await conn.execute(update, user_id)
     async with AsyncDatabasePool(dsn, min_size=4, max_size=4) as pool:
-        count = 0
-        deadline = time.monotonic() + duration
-        async def worker():
-            nonlocal count
-            while time.monotonic() < deadline:
-                rows = await pool.execute(sql, random.randint(1, 100000))
-                assert len(rows) == 1
-                count += 1
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        t0 = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(16)))
-        wall = time.monotonic() - t0
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-        print(f"{count / wall:.0f} {cpu * 1e6 / count:.2f}")
+        print(await measure(pool, duration, point))
+        print(await measure(pool, duration, transaction))
 
 asyncio.run(main(sys.argv[1], float(sys.argv[2]), sys.argv[3]))
 PY
-    asyncpg_line=$(cat "$work/asyncpg.out")
+    asyncpg_line=$(paste -sd' ' "$work/asyncpg.out")
 fi
 
-python3 - "$pgbench_q" "$pgbench_qps" "$pu" "$ps" "$work/holdfast.json" "$asyncpg_line" <<'PY'
+python3 - "$work" "$asyncpg_line" <<'PY'
 import json, sys
-q, qps, pu, ps = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-pg_cpu = (pu + ps) * 1e6 / q
-hf = [b for b in json.load(open(sys.argv[5]))["benchmarks"] if b.get("run_type") == "iteration"][0]
-hf_qps, hf_cpu = hf["q/s"], hf["cpu_us/q"]
-print("point select, pool 4 / concurrency 16 (pgbench: -c 4), users 100k rows")
-print(f"  pgbench -M prepared : {qps:9.0f} q/s  {pg_cpu:6.2f} µs client CPU/query")
-print(f"  holdfast async_pool : {hf_qps:9.0f} q/s  {hf_cpu:6.2f} µs client CPU/query"
-      f"  = {hf_qps / qps:.2f}x pgbench q/s, {hf_cpu / pg_cpu:.2f}x pgbench CPU")
-parts = sys.argv[6].split()
-if len(parts) == 2:
-    a_qps, a_cpu = float(parts[0]), float(parts[1])
-    print(f"  asyncpg (seed S3)   : {a_qps:9.0f} q/s  {a_cpu:6.2f} µs client CPU/query"
-          f"  -> holdfast = {hf_qps / a_qps:.1f}x asyncpg q/s, {a_cpu / hf_cpu:.1f}x less CPU")
+work, asyncpg = sys.argv[1], sys.argv[2]
+
+def pgbench(name, per_transaction=1):
+    count, cpu, tps = open(f"{work}/{name}.result").read().split()
+    ops = int(count) * per_transaction
+    return float(tps) * per_transaction, float(cpu) * 1e6 / ops
+
+holdfast = {}
+for b in json.load(open(f"{work}/holdfast.json"))["benchmarks"]:
+    if b.get("run_type") != "iteration" or "error_occurred" in b and b["error_occurred"]:
+        continue
+    name = b["name"].split("/")[0]
+    rate = b.get("q/s", b.get("tx/s"))
+    holdfast[name] = (rate, b["cpu_us/op"])
+
+def line(label, rate, cpu, unit, base=None, base_label=""):
+    text = f"  {label:<34}: {rate:9.0f} {unit}  {cpu:6.2f} µs client CPU/op"
+    if base:
+        text += f"  = {rate / base[0]:.2f}x {base_label}, CPU {cpu / base[1]:.2f}x"
+    print(text)
+
+parts = asyncpg.split()
+a_point = (float(parts[0]), float(parts[1])) if len(parts) >= 2 else None
+a_tx = (float(parts[2]), float(parts[3])) if len(parts) >= 4 else None
+
+print("1. point select, pool 4 / concurrency 16 (pgbench: -c 4), users 100k rows")
+b_point = pgbench("point")
+line("pgbench -M prepared", *b_point, "q/s ")
+if "BM_AsyncPoolPointSelect" in holdfast:
+    line("holdfast async_pool.execute", *holdfast["BM_AsyncPoolPointSelect"], "q/s ", b_point,
+         "pgbench")
+if a_point:
+    line("asyncpg (seed S3)", *a_point, "q/s ")
+    if "BM_AsyncPoolPointSelect" in holdfast:
+        h = holdfast["BM_AsyncPoolPointSelect"]
+        print(f"  -> holdfast = {h[0] / a_point[0]:.1f}x asyncpg q/s, {a_point[1] / h[1]:.1f}x less CPU")
 else:
-    print(f"  asyncpg (seed S3)   : {sys.argv[6]}")
+    print(f"  asyncpg (seed S3): {asyncpg}")
+
+print("2. the same selects, 100 per batch")
+b_batch = pgbench("batch", 100)
+b_pipe = pgbench("pipeline", 100)
+line("pgbench, 100 selects one by one", *b_batch, "q/s ")
+line("pgbench \\startpipeline (100)", *b_pipe, "q/s ")
+if "BM_AsyncPoolBatchPointSelect" in holdfast:
+    h = holdfast["BM_AsyncPoolBatchPointSelect"]
+    line("holdfast execute_batch (100)", *h, "q/s ", b_batch, "pgbench")
+    print(f"  -> holdfast = {h[0] / b_pipe[0]:.2f}x pgbench with \\startpipeline")
+
+print("3. BEGIN; INSERT audit_log; UPDATE users; COMMIT")
+b_tx = pgbench("transaction")
+line("pgbench -M prepared", *b_tx, "tx/s")
+if "BM_AsyncPoolTransaction" in holdfast:
+    line("holdfast pool.transaction", *holdfast["BM_AsyncPoolTransaction"], "tx/s", b_tx,
+         "pgbench")
+if "BM_AsyncPoolBatchTransaction" in holdfast:
+    line("holdfast execute_batch (2 stmts)", *holdfast["BM_AsyncPoolBatchTransaction"], "tx/s",
+         b_tx, "pgbench")
+if a_tx:
+    line("asyncpg (seed S3 + S5)", *a_tx, "tx/s")
+    if "BM_AsyncPoolTransaction" in holdfast:
+        print(f"  -> holdfast pool.transaction = "
+              f"{holdfast['BM_AsyncPoolTransaction'][0] / a_tx[0]:.1f}x asyncpg tx/s")
 PY

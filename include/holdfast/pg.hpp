@@ -10,5 +10,6 @@
 #include <holdfast/db/transaction.hpp>
 #include <holdfast/db/value.hpp>
 #include <holdfast/pg/async_connection.hpp>
+#include <holdfast/pg/batch.hpp>
 #include <holdfast/pg/connection.hpp>
 #include <holdfast/pg/copy_writer.hpp>

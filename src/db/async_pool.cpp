@@ -114,6 +114,13 @@ asio::awaitable<std::vector<row>> async_pool::execute_params(std::string_view sq
     co_return std::move(r).take_rows();
 }
 
+asio::awaitable<std::vector<result>> async_pool::execute_batch(const pg::batch& statements) {
+    lease conn = co_await acquire();
+    discard_if_broken guard{&conn};
+    std::vector<result> results = co_await conn->async_execute_batch(statements);
+    co_return results;
+}
+
 pool_stats async_pool::stats() const {
     return state_->connections ? state_->connections->stats() : pool_stats{};
 }

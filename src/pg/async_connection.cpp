@@ -2,6 +2,8 @@
 #include <optional>
 #include <system_error>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "pg/connection_impl.hpp"
 // g++ 12 at -O2/-O3 reports a "potential null pointer dereference" inside Asio's epoll
@@ -71,7 +73,8 @@ struct async_connection::impl {
     async_options opts;
     asio::posix::stream_descriptor socket;
     bool busy = false;
-    int savepoints = 0;  // nesting depth of async_transaction savepoints
+    int savepoints = 0;                     // nesting depth of async_transaction savepoints
+    std::vector<db::param> scratch_params;  // a batch statement's parameters, reused
 
     impl(executor_type executor, std::string conninfo, async_options o)
         : opts(o), socket(std::move(executor)) {
@@ -138,13 +141,15 @@ struct async_connection::impl {
     asio::awaitable<void> wait(wait_type w) { co_await socket.async_wait(w, asio::use_awaitable); }
 
     // Sends what libpq has buffered. While the socket is not writable the server may be
-    // blocked writing to us: read its input meanwhile so neither side waits forever.
+    // blocked writing to us (a long batch's results): as libpq's documentation asks, wait
+    // for either direction and read its input meanwhile, so neither side waits for ever.
     asio::awaitable<void> flush(std::string_view sql) {
+        using namespace asio::experimental::awaitable_operators;
         for (;;) {
             const int r = PQflush(pg.handle);
             if (r == 0) co_return;
             if (r < 0) throw_lost(sql);
-            co_await wait(wait_type::wait_write);
+            co_await (wait(wait_type::wait_write) || wait(wait_type::wait_read));
             if (!PQconsumeInput(pg.handle)) throw_lost(sql);
         }
     }
@@ -234,14 +239,7 @@ struct async_connection::impl {
             }
             c.lru.push_front(std::move(fresh));
             c.by_sql.emplace(c.lru.front().sql, c.lru.begin());
-            if (c.lru.size() > c.opts.statement_cache_size) {
-                // Best effort, as in pg::connection: a failure only leaves the statement
-                // allocated on the server until the connection closes.
-                const std::string deallocate = "DEALLOCATE " + c.lru.back().name;
-                c.by_sql.erase(c.lru.back().sql);
-                c.lru.pop_back();
-                owned_result ignored = co_await send_simple(deallocate);
-            }
+            co_await trim_cache();
             statement = &c.lru.front();
         }
         // The server checks the parameter count (08P01 → usage_error): no describe round trip.
@@ -274,11 +272,164 @@ struct async_connection::impl {
         co_return r;
     }
 
+    // The next result of a pipeline: null between one statement's results and the next's.
+    asio::awaitable<owned_result> next_result(std::string_view sql) {
+        while (PQisBusy(pg.handle)) {
+            co_await wait(wait_type::wait_read);
+            if (!PQconsumeInput(pg.handle)) throw_lost(sql);
+        }
+        co_return owned_result(PQgetResult(pg.handle));
+    }
+
+    // Reads a cancelled pipeline's results up to its Sync and leaves pipeline mode.
+    asio::awaitable<void> drain_pipeline() {
+        for (;;) {
+            owned_result r = co_await next_result({});
+            if (!r) continue;
+            const auto status = PQresultStatus(r.get());
+            if (status == PGRES_PIPELINE_SYNC) break;
+            if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH)
+                throw_lost({});
+        }
+        if (PQexitPipelineMode(pg.handle) != 1) throw_lost({});
+    }
+
+    // Sends every statement of `b` and one Sync, then reads the results in order. Everything
+    // is queued before the first suspension, so a cancellation always finds a whole pipeline
+    // to drain. Between Syncs the server runs the statements as one implicit transaction
+    // (inside an explicit one: as part of it), and after an error it skips the rest.
+    asio::awaitable<std::vector<db::result>> send_batch(const batch& b) {
+        auto& c = pg;
+        const std::size_t n = b.size();
+        std::vector<db::result> results;
+        if (n == 0) co_return results;
+        const auto where = [&b, n](std::size_t i) {
+            return "batch statement " + std::to_string(i + 1) + " of " + std::to_string(n) + ": " +
+                   std::string(b.sql(i));
+        };
+        if (PQenterPipelineMode(c.handle) != 1) throw_lost("batch");
+        // Statements prepared by this batch enter the cache once the server has accepted them.
+        struct preparation {
+            std::size_t statement;
+            std::string name;
+        };
+        std::vector<preparation> preparations;
+        preparations.reserve(n);                 // names[] points into it
+        std::vector<std::string_view> names(n);  // the prepared statement each one runs
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::string_view sql = b.sql(i);
+            const auto values = b.values(i);
+            scratch_params.assign(values.begin(), values.end());
+            c.convert_params(scratch_params);
+            const int count = static_cast<int>(values.size());
+            bool sent = false;
+            if (c.opts.statement_cache_size == 0) {
+                sent = PQsendQueryParams(c.handle, b.sql(i).data(), count, nullptr, c.values.data(),
+                                         c.lengths.data(), c.formats.data(), 0);
+            } else {
+                if (auto found = c.by_sql.find(sql); found != c.by_sql.end()) {
+                    names[i] = found->second->name;
+                } else {
+                    for (const auto& p : preparations) {
+                        if (b.sql(p.statement) == sql) names[i] = p.name;
+                    }
+                    if (names[i].empty()) {
+                        preparations.push_back(preparation{
+                            .statement = i,
+                            .name = "holdfast_" + std::to_string(++c.statement_counter)});
+                        if (!PQsendPrepare(c.handle, preparations.back().name.c_str(),
+                                           b.sql(i).data(), 0, nullptr)) {
+                            throw_lost(sql);
+                        }
+                        names[i] = preparations.back().name;
+                    }
+                }
+                sent = PQsendQueryPrepared(c.handle, names[i].data(), count, c.values.data(),
+                                           c.lengths.data(), c.formats.data(), 0);
+            }
+            if (!sent) throw_lost(sql);
+        }
+        if (!PQpipelineSync(c.handle)) throw_lost("batch");
+        co_await flush("batch");
+
+        // Results come in the order sent: a preparation's before its first use.
+        std::vector<owned_result> outcomes(n);
+        owned_result failure;
+        std::size_t failed_at = n;
+        std::size_t next_preparation = 0;
+        const auto read_one = [this](std::string_view sql) -> asio::awaitable<owned_result> {
+            owned_result r = co_await next_result(sql);
+            if (!r) throw_lost(sql);
+            const auto status = PQresultStatus(r.get());
+            if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+                close();  // a COPY inside a pipeline cannot be drained; never reuse
+                db::throw_usage_error(backend, "COPY is not supported in a batch", sql);
+            }
+            owned_result end = co_await next_result(sql);  // the null after each statement
+            co_return r;
+        };
+        for (std::size_t i = 0; i < n; ++i) {
+            if (next_preparation < preparations.size() &&
+                preparations[next_preparation].statement == i) {
+                owned_result prepared = co_await read_one(b.sql(i));
+                auto& p = preparations[next_preparation++];
+                if (PQresultStatus(prepared.get()) == PGRES_COMMAND_OK) {
+                    c.lru.push_front(prepared_statement{.sql = std::string(b.sql(i)),
+                                                        .name = std::move(p.name)});
+                    c.by_sql.emplace(c.lru.front().sql, c.lru.begin());
+                } else if (!failure && PQresultStatus(prepared.get()) == PGRES_FATAL_ERROR) {
+                    failure = std::move(prepared);
+                    failed_at = i;
+                }
+            }
+            outcomes[i] = co_await read_one(b.sql(i));
+            if (!failure && PQresultStatus(outcomes[i].get()) == PGRES_FATAL_ERROR) {
+                failure = std::move(outcomes[i]);
+                failed_at = i;
+            }
+        }
+        for (;;) {
+            owned_result r = co_await next_result("batch");
+            if (r && PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
+            if (r) throw_lost("batch");  // a result nobody asked for
+        }
+        if (PQexitPipelineMode(c.handle) != 1) throw_lost("batch");
+        co_await trim_cache();
+        if (failure) c.throw_result_error(failure.release(), where(failed_at));
+
+        results.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (auto found = c.by_sql.find(b.sql(i)); found != c.by_sql.end()) {
+                if (found->second != c.lru.begin())
+                    c.lru.splice(c.lru.begin(), c.lru, found->second);
+            }
+            results.push_back(c.make_result(outcomes[i].get(), b.sql(i)));
+        }
+        co_return results;
+    }
+
+    // Deallocates the least recently used statements beyond the cache's size. Best effort,
+    // as in pg::connection: a failure only leaves a statement on the server until the
+    // connection closes.
+    asio::awaitable<void> trim_cache() {
+        auto& c = pg;
+        while (c.lru.size() > c.opts.statement_cache_size) {
+            const std::string deallocate = "DEALLOCATE " + c.lru.back().name;
+            c.by_sql.erase(c.lru.back().sql);
+            c.lru.pop_back();
+            owned_result ignored = co_await send_simple(deallocate);
+        }
+    }
+
     // After a cancellation: completes sending what was half sent, asks the server to cancel
     // the statement and reads results until the connection is idle.
     asio::awaitable<void> drain() {
         if (PQisBusy(pg.handle)) send_cancel_request(pg.handle);
         co_await flush({});
+        if (PQpipelineStatus(pg.handle) != PQ_PIPELINE_OFF) {
+            co_await drain_pipeline();
+            co_return;
+        }
         for (;;) {
             while (PQisBusy(pg.handle)) {
                 co_await wait(wait_type::wait_read);
@@ -318,8 +469,8 @@ struct async_connection::impl {
 
     // Runs `send` (a statement) as the connection's only operation; on cancellation, drains
     // the connection shielded from the cancellation, then rethrows it.
-    template <class Send>
-    asio::awaitable<owned_result> run(std::string_view operation, Send send) {
+    template <class Send, class T = typename std::invoke_result_t<Send&>::value_type>
+    asio::awaitable<T> run(std::string_view operation, Send send) {
         pg.ready(operation);
         if (busy) {
             db::throw_usage_error(backend, std::string(operation) +
@@ -332,7 +483,7 @@ struct async_connection::impl {
             ~busy_guard() { self->busy = false; }
         } guard{this};
         std::exception_ptr cancelled;
-        owned_result r;
+        T r{};
         try {
             r = co_await send();
         } catch (const std::system_error& e) {
@@ -488,6 +639,15 @@ asio::awaitable<void> async_connection::async_execute_unprepared(std::string_vie
     owned_result r =
         co_await c.run("async_execute_unprepared()", [&c, sql] { return c.send_simple(sql); });
     if (!r || !succeeded(r.get())) c.pg.throw_result_error(r.release(), sql);
+}
+
+asio::awaitable<std::vector<db::result>> async_connection::async_execute_batch(
+    const batch& statements) {
+    if (!impl_) db::throw_closed_error(backend, "async_execute_batch()");
+    auto& c = *impl_;
+    std::vector<db::result> results = co_await c.run(
+        "async_execute_batch()", [&c, &statements] { return c.send_batch(statements); });
+    co_return results;
 }
 
 db::transaction_status async_connection::transaction_status() const noexcept {

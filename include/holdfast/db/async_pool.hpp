@@ -29,10 +29,12 @@
 #include <asio/awaitable.hpp>
 
 #include <holdfast/async/async_context_manager.hpp>
+#include <holdfast/db/result.hpp>
 #include <holdfast/db/row.hpp>
 #include <holdfast/db/transaction_options.hpp>
 #include <holdfast/db/value.hpp>
 #include <holdfast/pg/async_connection.hpp>
+#include <holdfast/pg/batch.hpp>
 #include <holdfast/pool/pool.hpp>
 
 namespace holdfast::db {
@@ -89,6 +91,11 @@ class async_pool {
     /// execute() with the parameters as a span; they must stay valid until it completes.
     asio::awaitable<std::vector<row>> execute_params(std::string_view sql,
                                                      std::span<const param> params);
+
+    /// Runs the statements of `statements` on one pooled connection in one round trip and
+    /// yields their results in order (pg::async_connection::async_execute_batch: all of them
+    /// are committed, or none).
+    asio::awaitable<std::vector<result>> execute_batch(const pg::batch& statements);
 
     /// Runs `body(connection)` in a transaction on one pooled connection: BEGIN, COMMIT on
     /// success, ROLLBACK on an exception or a cancellation (pg::async_transaction).

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -39,6 +40,7 @@
 #include <holdfast/db/result.hpp>
 #include <holdfast/db/transaction_options.hpp>
 #include <holdfast/db/value.hpp>
+#include <holdfast/pg/batch.hpp>
 #include <holdfast/pg/connection.hpp>
 
 struct pg_conn;
@@ -165,6 +167,19 @@ class async_connection {
     /// Runs SQL text through the simple query protocol: no parameters, no preparation,
     /// several statements allowed (BEGIN, COMMIT, SET ...).
     asio::awaitable<void> async_execute_unprepared(std::string_view sql);
+
+    /// Runs every statement of `statements` in one round trip (libpq pipeline mode: all of
+    /// them and one Sync are sent before the first result is read) and yields their results
+    /// in order. The server runs them as one unit: outside a transaction as one implicit
+    /// transaction that commits at the end; inside one, as part of it.
+    ///
+    /// @par Errors
+    /// The first failing statement's db::error, its statement() reading "batch statement
+    /// k of n: <sql>"; the server skipped the statements after it and nothing of the batch is
+    /// committed (inside a transaction, that transaction is now failed). The connection is
+    /// ready for the next statement. COPY is refused (usage_error; the connection is closed).
+    /// A cancellation drains the whole pipeline, as for a single statement.
+    asio::awaitable<std::vector<db::result>> async_execute_batch(const batch& statements);
 
     /// Runs `body(*this)` inside an async_transaction:
     /// `co_await async_with(async_transaction(*this, options), body)`.
