@@ -57,12 +57,16 @@ asio::awaitable<void> async_pool::open() {
     // terminated meanwhile (pg_terminate_backend, a server restart) is destroyed, and the
     // acquire goes on with another, so the caller never sees the dead one.
     hooks.validate = [](pg::async_connection& c) { return c.check_alive(); };
-    auto factory = [executor = s.executor, dsn = s.dsn, opts = s.connection_options] {
+    // Connects without blocking the executor, bounded by the connect timeout.
+    auto factory = [executor = s.executor, dsn = s.dsn,
+                    opts = s.connection_options]() -> asio::awaitable<pg::async_connection> {
         pg::async_connection conn(executor, dsn, opts);
-        conn.connect();
-        return conn;
+        co_await conn.async_connect();
+        co_return conn;
     };
-    s.connections.emplace(s.executor, std::move(factory), s.options, std::move(hooks));
+    s.connections.emplace(s.executor,
+                          holdfast::pool<pg::async_connection>::async_factory_type(factory),
+                          s.options, std::move(hooks));
     if (s.options.min_size > 0) {
         // Surface a wrong DSN or an unreachable server here, as asyncpg.create_pool does.
         std::exception_ptr error;

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <system_error>
@@ -64,6 +67,25 @@ void send_cancel_request(PGconn* handle) {
     } catch (...) {
         PQfreeCancel(cancel);  // no thread: the drain timeout will close the connection
     }
+}
+
+// The conninfo's connect_timeout (seconds, as libpq reads it) when it has a positive one,
+// else `fallback`. The conninfo parsed before (password_of), so it parses here.
+std::chrono::milliseconds connect_timeout_of(const std::string& conninfo,
+                                             std::chrono::milliseconds fallback) {
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), nullptr);
+    if (options == nullptr) return fallback;
+    std::chrono::milliseconds timeout = fallback;
+    for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+        if (o->val != nullptr && std::strcmp(o->keyword, "connect_timeout") == 0) {
+            char* end = nullptr;
+            const long seconds = std::strtol(o->val, &end, 10);
+            // libpq treats values below 2 s as 2 s.
+            if (end != o->val && seconds > 0) timeout = std::chrono::seconds(std::max(seconds, 2L));
+        }
+    }
+    PQconninfoFree(options);
+    return timeout;
 }
 
 }  // namespace
@@ -139,6 +161,23 @@ struct async_connection::impl {
     }
 
     asio::awaitable<void> wait(wait_type w) { co_await socket.async_wait(w, asio::use_awaitable); }
+
+    // PQconnectPoll until connected; `fail` throws the connect error.
+    template <class Fail>
+    asio::awaitable<void> connect_steps(Fail fail) {
+        // Before the first PQconnectPoll, wait as if it had returned PGRES_POLLING_WRITING.
+        auto polling = PGRES_POLLING_WRITING;
+        while (polling != PGRES_POLLING_OK) {
+            if (polling == PGRES_POLLING_FAILED) fail();
+            attach_socket();  // the socket may change at every step
+            co_await wait(polling == PGRES_POLLING_READING ? wait_type::wait_read
+                                                           : wait_type::wait_write);
+            polling = PQconnectPoll(pg.handle);
+        }
+        if (PQsetnonblocking(pg.handle, 1) != 0) fail();
+        attach_socket();
+        watch_notices();
+    }
 
     // Sends what libpq has buffered. While the socket is not writable the server may be
     // blocked writing to us (a long batch's results): as libpq's documentation asks, wait
@@ -537,18 +576,23 @@ asio::awaitable<void> async_connection::async_connect() {
     c.busy = true;
     std::exception_ptr error;
     try {
-        // Before the first PQconnectPoll, wait as if it had returned PGRES_POLLING_WRITING.
-        auto polling = PGRES_POLLING_WRITING;
-        while (polling != PGRES_POLLING_OK) {
-            if (polling == PGRES_POLLING_FAILED) fail();
-            c.attach_socket();  // the socket may change at every step
-            co_await c.wait(polling == PGRES_POLLING_READING ? wait_type::wait_read
-                                                             : wait_type::wait_write);
-            polling = PQconnectPoll(c.pg.handle);
+        const auto timeout = connect_timeout_of(c.pg.conninfo, c.opts.connect_timeout);
+        if (timeout.count() > 0) {
+            using namespace asio::experimental::awaitable_operators;
+            asio::steady_timer timer(c.socket.get_executor(), timeout);
+            auto outcome =
+                co_await (c.connect_steps(fail) || timer.async_wait(asio::use_awaitable));
+            if (outcome.index() == 1) {
+                const std::string message = "cannot connect to \"" + db::redact_dsn(c.pg.conninfo) +
+                                            "\": no answer within " +
+                                            std::to_string(timeout.count()) +
+                                            " ms (connect timeout)";
+                throw db::connection_error(db::error_info{
+                    .backend = std::string(backend), .sqlstate = "08001", .message = message});
+            }
+        } else {
+            co_await c.connect_steps(fail);
         }
-        if (PQsetnonblocking(c.pg.handle, 1) != 0) fail();
-        c.attach_socket();
-        c.watch_notices();
     } catch (...) {
         error = std::current_exception();
     }

@@ -593,7 +593,9 @@ void pool_core::start_creations_locked() noexcept {
     const std::size_t wanted = std::min(waiters_.count, options_.max_concurrent_creations);
     while (creating_ < wanted && size_ < max_size_) {
         pool_waiter* creator = nullptr;
-        for (pool_waiter* w = waiters_.tail; w; w = w->prev) {
+        // An asynchronous factory runs on the executor only: a blocked thread cannot drive it.
+        for (pool_waiter* w = ops_->creates_asynchronously() ? nullptr : waiters_.tail; w;
+             w = w->prev) {
             if (!w->is_async && !w->create_requested) {
                 creator = w;
                 break;
@@ -621,11 +623,28 @@ void pool_core::run_creation(bool for_waiters) noexcept {
     pool_slot* s = nullptr;
     std::exception_ptr error;
     const auto started = clock_.precise_now();
-    try {
-        s = ops_->create();
-    } catch (...) {
-        error = std::current_exception();
+    if (ops_->creates_asynchronously()) {
+        try {
+            ops_->start_create(*executor_, [self = shared_from_this(), for_waiters, started](
+                                               pool_slot* slot, std::exception_ptr e) {
+                self->finish_creation(for_waiters, started, slot, std::move(e));
+            });
+            return;
+        } catch (...) {
+            error = std::current_exception();  // could not even start
+        }
+    } else {
+        try {
+            s = ops_->create();
+        } catch (...) {
+            error = std::current_exception();
+        }
     }
+    finish_creation(for_waiters, started, s, std::move(error));
+}
+
+void pool_core::finish_creation(bool for_waiters, pool_time started, pool_slot* s,
+                                std::exception_ptr error) noexcept {
     const auto now = clock_.precise_now();
     doomed_list doomed;
     {

@@ -49,10 +49,10 @@ namespace holdfast::db {
 /// with a connection_error (SQLSTATE class 08, 57P01..57P03) discards its connection; the
 /// next statement gets a new one.
 ///
-/// Connections are opened by pool<T>'s synchronous factory with pg::async_connection::connect()
-/// (blocking PQconnectdb, which honours connect_timeout), on the pool's executor: a creation
-/// occupies one executor thread for the connect's duration. Give the pool a multi-threaded
-/// executor, or keep min_size connections open, when that matters.
+/// Connections are opened by an asynchronous factory (pg::async_connection::async_connect(),
+/// bounded by pg::async_options::connect_timeout or the DSN's connect_timeout) on the pool's
+/// executor: a connect in progress occupies no thread, so an unreachable server delays only
+/// the acquires that need a new connection, each by at most its acquire_timeout.
 ///
 /// @par Thread safety
 /// Every member may be called from any thread; one pool<T> underneath.

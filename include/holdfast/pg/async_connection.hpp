@@ -56,6 +56,10 @@ struct async_options {
     /// How long a cancelled statement may take to end after the cancel request before the
     /// connection is given up (closed, is_broken()) instead of drained.
     std::chrono::milliseconds cancel_timeout = std::chrono::seconds(5);
+    /// The longest async_connect() may take; 0 waits as long as the network does. libpq
+    /// ignores the conninfo's connect_timeout in non-blocking connects, so async_connect()
+    /// applies it itself: the conninfo's value when it has one, else this one.
+    std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
 };
 
 /// An asynchronous PostgreSQL transaction: an async context manager (S5).
@@ -126,11 +130,12 @@ class async_connection {
     async_connection& operator=(const async_connection&) = delete;
 
     /// Connects without blocking the executor (PQconnectStartParams / PQconnectPoll). A no-op
-    /// when connected; a broken connection is closed and connected afresh. libpq ignores
-    /// connect_timeout in this mode: bound the wait with an `||` timeout.
+    /// when connected; a broken connection is closed and connected afresh. Takes at most the
+    /// connect timeout (async_options::connect_timeout, or connect_timeout in the conninfo).
     ///
     /// @par Errors
-    /// db::dsn_error for a bad conninfo; db::connection_error (08001), password scrubbed.
+    /// db::dsn_error for a bad conninfo; db::connection_error (08001), password scrubbed,
+    /// also when the connect timeout expires.
     asio::awaitable<void> async_connect();
     /// Connects with libpq's blocking PQconnectdb (honours connect_timeout), then switches to
     /// non-blocking mode. For synchronous factories such as pool<T>'s.

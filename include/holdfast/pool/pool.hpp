@@ -34,6 +34,8 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/compose.hpp>
 #include <asio/post.hpp>
 
@@ -57,11 +59,27 @@ class typed_resource_ops final : public resource_ops {
         : factory_(std::move(factory)), hooks_(std::move(hooks)) {
         if (!factory_) throw std::invalid_argument("holdfast::pool: the factory is empty");
     }
+    typed_resource_ops(std::function<asio::awaitable<T>()> factory, pool_hooks<T> hooks)
+        : async_factory_(std::move(factory)), hooks_(std::move(hooks)) {
+        if (!async_factory_) throw std::invalid_argument("holdfast::pool: the factory is empty");
+    }
 
     pool_slot* create() override {
         auto slot = std::make_unique<typed_slot<T>>(factory_);
         if (hooks_.on_create) hooks_.on_create(slot->value);
         return slot.release();
+    }
+    bool creates_asynchronously() const noexcept override {
+        return static_cast<bool>(async_factory_);
+    }
+    void start_create(const asio::any_io_executor& executor, creation_done done) override {
+        if constexpr (std::is_move_constructible_v<T>) {
+            // `done` keeps the pool's shared state, and with it *this, alive until it has run.
+            asio::co_spawn(executor, create_async(),
+                           [done = std::move(done)](std::exception_ptr error, pool_slot* slot) {
+                               done(slot, std::move(error));
+                           });
+        }
     }
     void destroy(pool_slot* slot) noexcept override { delete static_cast<typed_slot<T>*>(slot); }
     bool has_validate() const noexcept override { return static_cast<bool>(hooks_.validate); }
@@ -99,7 +117,16 @@ class typed_resource_ops final : public resource_ops {
     }
 
   private:
+    asio::awaitable<pool_slot*> create_async() requires std::is_move_constructible_v<T> {
+        T value = co_await async_factory_();
+        auto slot =
+            std::make_unique<typed_slot<T>>(typename typed_slot<T>::from_value{}, std::move(value));
+        if (hooks_.on_create) hooks_.on_create(slot->value);
+        co_return slot.release();
+    }
+
     std::function<T()> factory_;
+    std::function<asio::awaitable<T>()> async_factory_;
     pool_hooks<T> hooks_;
 };
 
@@ -288,6 +315,7 @@ class pool {
     using lease = holdfast::lease<T>;
     using resource_type = T;
     using factory_type = std::function<T()>;
+    using async_factory_type = std::function<asio::awaitable<T>()>;
     using executor_type = asio::any_io_executor;
 
     /// A pool without an executor: min_size resources are opened now (a factory failure
@@ -306,6 +334,16 @@ class pool {
     /// its threads: give the pool a multi-threaded executor when creation is slow).
     pool(executor_type executor, factory_type factory, pool_options options = {},
          pool_hooks<T> hooks = {})
+        : pool(construct_tag{}, std::optional<executor_type>(std::move(executor)),
+               std::move(factory), std::move(options), std::move(hooks)) {}
+
+    /// A pool whose resources come from an asynchronous factory, a coroutine run on
+    /// `executor` (e.g. a non-blocking connect): a creation then occupies no thread while it
+    /// waits. Everything else is as with a synchronous factory; blocking acquire() waits for
+    /// creations the executor runs. Bound the factory's own waits (a connect timeout): an
+    /// acquire stops waiting at acquire_timeout, but close() waits for creations in flight.
+    pool(executor_type executor, async_factory_type factory, pool_options options = {},
+         pool_hooks<T> hooks = {}) requires std::is_move_constructible_v<T>
         : pool(construct_tag{}, std::optional<executor_type>(std::move(executor)),
                std::move(factory), std::move(options), std::move(hooks)) {}
 
@@ -408,7 +446,8 @@ class pool {
 
   private:
     struct construct_tag {};
-    pool(construct_tag, std::optional<executor_type> executor, factory_type factory,
+    template <class Factory>
+    pool(construct_tag, std::optional<executor_type> executor, Factory factory,
          pool_options options, pool_hooks<T> hooks)
         : core_(std::make_shared<detail::pool_core>(
               std::move(options),

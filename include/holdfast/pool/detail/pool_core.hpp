@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,9 +85,17 @@ struct pool_waiter {
 /// What pool<T> supplies to the type-erased core: creation, destruction and hooks.
 class resource_ops {
   public:
+    /// Receives an asynchronous creation's outcome: the slot, or null and the error.
+    using creation_done = std::function<void(pool_slot*, std::exception_ptr)>;
+
     virtual ~resource_ops() = default;
     /// Runs the factory and on_create; throws what they throw.
     virtual pool_slot* create() = 0;
+    /// True when the factory is asynchronous: creations then go through start_create().
+    virtual bool creates_asynchronously() const noexcept { return false; }
+    /// Starts an asynchronous creation on `executor` and returns at once; `done` runs
+    /// exactly once when it ends (not from inside this call).
+    virtual void start_create(const asio::any_io_executor& /*executor*/, creation_done /*done*/) {}
     virtual void destroy(pool_slot* slot) noexcept = 0;
     virtual bool has_validate() const noexcept = 0;
     virtual bool has_reset() const noexcept = 0;
@@ -310,6 +319,9 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     void start_creations_locked() noexcept;
     std::size_t reserve_refill_locked(pool_time now) noexcept;
     void run_creation(bool for_waiters) noexcept;
+    // Books a creation's outcome: delivers the slot, or the error to the oldest waiter.
+    void finish_creation(bool for_waiters, pool_time started, pool_slot* s,
+                         std::exception_ptr error) noexcept;
     void schedule_maintenance_locked() noexcept;
     void maintain(bool may_create_inline) noexcept;
     bool maintenance_due_locked(pool_time now) const noexcept;
