@@ -1,5 +1,8 @@
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include <holdfast/db/dsn.hpp>
 
@@ -67,53 +70,125 @@ dsn parse_dsn(std::string_view text) {
                 "target_session_attrs=read-write\"");
 }
 
-std::string redact_dsn(std::string_view text) {
-    std::string out(text);
-    // URI userinfo: scheme://user:password@host
-    if (auto scheme = out.find("://"); scheme != std::string::npos) {
-        const auto start = scheme + 3;
-        const auto end_authority = out.find_first_of("/?#", start);
-        const auto authority_end = end_authority == std::string::npos ? out.size() : end_authority;
-        const auto at = out.rfind('@', authority_end);
-        if (at != std::string::npos && at >= start) {
-            const auto colon = out.find(':', start);
-            if (colon != std::string::npos && colon < at) {
-                out.replace(colon + 1, at - colon - 1, "***");
-            }
-        }
+namespace {
+
+using span = std::pair<std::size_t, std::size_t>;  // [first, last) of a secret in the text
+
+// The password of a URI's user:password@ part. libpq takes the userinfo up to the first '@'
+// before the first '/', so '?', '#' and further '@'s may be inside the password unencoded;
+// this takes everything up to the last such '@' (a superset of what libpq reads).
+std::optional<span> uri_userinfo_password(std::string_view text) {
+    const auto scheme = text.find("://");
+    if (scheme == std::string_view::npos) return std::nullopt;
+    const auto start = scheme + 3;
+    const auto slash = text.find('/', start);
+    const auto authority_end = slash == std::string_view::npos ? text.size() : slash;
+    auto at = authority_end > start ? text.rfind('@', authority_end - 1) : std::string_view::npos;
+    if (at == std::string_view::npos || at < start) {
+        // No '@' before the first '/': libpq sees no password, but "user:pass/word@host"
+        // holds one all the same (an unencoded '/'). Not when a port comes before the '/'
+        // ("host:5432/my@db"), nor when a '?' does (the '@' is in the query string).
+        if (slash == std::string_view::npos) return std::nullopt;
+        const auto colon = text.find(':', start);
+        if (colon == std::string_view::npos || colon > slash) return std::nullopt;
+        const auto before_slash = text.substr(colon + 1, slash - colon - 1);
+        if (before_slash.find_first_not_of("0123456789") == std::string_view::npos)
+            return std::nullopt;
+        at = text.find('@', slash);
+        if (at == std::string_view::npos ||
+            text.substr(slash, at - slash).find_first_of("?#") != std::string_view::npos)
+            return std::nullopt;
     }
-    // password=... as a URI query parameter or a conninfo key (quoted or not).
+    const auto colon = text.find(':', start);
+    if (colon == std::string_view::npos || colon >= at) return std::nullopt;
+    return span{colon + 1, at};
+}
+
+// Where the text says key=value for `key` (a whole key: after a separator, not the tail of
+// another key).
+void add_key_values(std::string_view text, std::string_view key, std::vector<span>& spans) {
     std::size_t pos = 0;
-    while ((pos = out.find("password", pos)) != std::string::npos) {
-        const bool at_key_start = pos == 0 || out[pos - 1] == ' ' || out[pos - 1] == '?' ||
-                                  out[pos - 1] == '&' || out[pos - 1] == '\t';
-        auto eq = pos + 8;
-        while (eq < out.size() && out[eq] == ' ') ++eq;
-        if (!at_key_start || eq >= out.size() || out[eq] != '=') {
-            pos += 8;
+    while ((pos = text.find(key, pos)) != std::string_view::npos) {
+        const bool at_key_start = pos == 0 || text[pos - 1] == ' ' || text[pos - 1] == '?' ||
+                                  text[pos - 1] == '&' || text[pos - 1] == '\t';
+        auto eq = pos + key.size();
+        while (eq < text.size() && text[eq] == ' ') ++eq;
+        if (!at_key_start || eq >= text.size() || text[eq] != '=') {
+            pos += key.size();
             continue;
         }
         auto value_start = eq + 1;
-        while (value_start < out.size() && out[value_start] == ' ') ++value_start;
+        while (value_start < text.size() && text[value_start] == ' ') ++value_start;
         auto value_end = value_start;
-        if (value_start < out.size() && out[value_start] == '\'') {
+        if (value_start < text.size() && text[value_start] == '\'') {
             value_end = value_start + 1;
-            while (value_end < out.size() && out[value_end] != '\'') {
-                if (out[value_end] == '\\') ++value_end;
+            while (value_end < text.size() && text[value_end] != '\'') {
+                if (text[value_end] == '\\') ++value_end;
                 ++value_end;
             }
-            value_end = std::min(value_end + 1, out.size());
+            value_end = std::min(value_end + 1, text.size());
         } else {
-            const bool in_query = pos > 0 && (out[pos - 1] == '?' || out[pos - 1] == '&');
+            const bool in_query = pos > 0 && (text[pos - 1] == '?' || text[pos - 1] == '&');
             const char* stop = in_query ? "&#" : " \t";
-            value_end = out.find_first_of(stop, value_start);
-            if (value_end == std::string::npos) value_end = out.size();
+            value_end = text.find_first_of(stop, value_start);
+            if (value_end == std::string_view::npos) value_end = text.size();
         }
-        out.replace(value_start, value_end - value_start, "***");
-        pos = value_start + 3;
+        spans.emplace_back(value_start, value_end);
+        pos = value_end;
     }
+}
+
+// Every secret in the text, sorted, without overlaps.
+std::vector<span> secret_spans(std::string_view text) {
+    std::vector<span> spans;
+    if (auto userinfo = uri_userinfo_password(text)) spans.push_back(*userinfo);
+    // password=... as a URI query parameter or a conninfo key (quoted or not); sslpassword
+    // unlocks the client's private key.
+    add_key_values(text, "password", spans);
+    add_key_values(text, "sslpassword", spans);
+    std::sort(spans.begin(), spans.end());
+    std::vector<span> merged;
+    for (const auto& s : spans) {
+        if (!merged.empty() && s.first < merged.back().second) {
+            merged.back().second = std::max(merged.back().second, s.second);
+        } else {
+            merged.push_back(s);
+        }
+    }
+    return merged;
+}
+
+}  // namespace
+
+std::string redact_dsn(std::string_view text) {
+    std::string out;
+    std::size_t copied = 0;
+    for (const auto& [first, last] : secret_spans(text)) {
+        out.append(text.substr(copied, first - copied));
+        out += "***";
+        copied = last;
+    }
+    out.append(text.substr(copied));
     return out;
 }
+
+namespace detail {
+
+std::vector<std::string> dsn_secrets(std::string_view text) {
+    std::vector<std::string> secrets;
+    for (const auto& [first, last] : secret_spans(text)) {
+        if (last > first) secrets.emplace_back(text.substr(first, last - first));
+    }
+    return secrets;
+}
+
+std::optional<std::string> uri_password(std::string_view text) {
+    const auto userinfo = uri_userinfo_password(text);
+    if (!userinfo) return std::nullopt;
+    return std::string(text.substr(userinfo->first, userinfo->second - userinfo->first));
+}
+
+}  // namespace detail
 
 std::string scrub_secret(std::string_view text, std::string_view secret) {
     std::string out(text);

@@ -16,8 +16,10 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
+#include <asio/co_spawn.hpp>
 #include <asio/error.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -67,6 +69,24 @@ void send_cancel_request(PGconn* handle) {
     } catch (...) {
         PQfreeCancel(cancel);  // no thread: the drain timeout will close the connection
     }
+}
+
+// Runs `op` against a timer: whichever ends first cancels the other, and this waits for both
+// to end. Yields true when `op` ended first (rethrowing its exception), false when the time
+// ran out. Not awaitable_operators' `||`: that waits for the first *success*, so an `op`
+// failing at once would still wait out the whole timeout.
+asio::awaitable<bool> ends_within(asio::awaitable<void> op, std::chrono::milliseconds timeout) {
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor, timeout);
+    auto [order, error, timer_error] =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(executor, std::move(op), asio::experimental::deferred),
+            timer.async_wait(asio::experimental::deferred))
+            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    (void)timer_error;
+    if (order[0] == 1) co_return false;
+    if (error) std::rethrow_exception(error);
+    co_return true;
 }
 
 // The conninfo's connect_timeout (seconds, as libpq reads it) when it has a positive one,
@@ -183,12 +203,19 @@ struct async_connection::impl {
     // blocked writing to us (a long batch's results): as libpq's documentation asks, wait
     // for either direction and read its input meanwhile, so neither side waits for ever.
     asio::awaitable<void> flush(std::string_view sql) {
-        using namespace asio::experimental::awaitable_operators;
         for (;;) {
             const int r = PQflush(pg.handle);
             if (r == 0) co_return;
             if (r < 0) throw_lost(sql);
-            co_await (wait(wait_type::wait_write) || wait(wait_type::wait_read));
+            auto [order, write_error, read_error] =
+                co_await asio::experimental::make_parallel_group(
+                    socket.async_wait(wait_type::wait_write, asio::experimental::deferred),
+                    socket.async_wait(wait_type::wait_read, asio::experimental::deferred))
+                    .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+            // The outer operation's cancellation reaches both waits: report it as every wait
+            // does. Any other outcome, readiness or an error, is for libpq to find out.
+            if ((order[0] == 0 ? write_error : read_error) == asio::error::operation_aborted)
+                throw std::system_error(asio::error::operation_aborted);
             if (!PQconsumeInput(pg.handle)) throw_lost(sql);
         }
     }
@@ -489,13 +516,10 @@ struct async_connection::impl {
     // drain(), bounded by cancel_timeout; afterwards the connection is idle or closed.
     // (Yields a value: run_shielded needs one.)
     asio::awaitable<bool> drain_or_close() {
-        using namespace asio::experimental::awaitable_operators;
         if (pg.handle == nullptr || pg.broken) co_return false;
         bool drained = false;
         try {
-            asio::steady_timer timer(co_await asio::this_coro::executor, opts.cancel_timeout);
-            auto outcome = co_await (drain() || timer.async_wait(asio::use_awaitable));
-            drained = outcome.index() == 0;
+            drained = co_await ends_within(drain(), opts.cancel_timeout);
         } catch (...) {
             drained = false;
         }
@@ -578,11 +602,7 @@ asio::awaitable<void> async_connection::async_connect() {
     try {
         const auto timeout = connect_timeout_of(c.pg.conninfo, c.opts.connect_timeout);
         if (timeout.count() > 0) {
-            using namespace asio::experimental::awaitable_operators;
-            asio::steady_timer timer(c.socket.get_executor(), timeout);
-            auto outcome =
-                co_await (c.connect_steps(fail) || timer.async_wait(asio::use_awaitable));
-            if (outcome.index() == 1) {
+            if (!co_await ends_within(c.connect_steps(fail), timeout)) {
                 const std::string message = "cannot connect to \"" + db::redact_dsn(c.pg.conninfo) +
                                             "\": no answer within " +
                                             std::to_string(timeout.count()) +

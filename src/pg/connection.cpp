@@ -111,6 +111,43 @@ std::string field(const PGresult* res, int code) {
     return value ? value : "";
 }
 
+namespace {
+
+// %XX sequences decoded, as libpq decodes a URI's parts (invalid ones left as they are: libpq
+// has refused those already).
+std::string percent_decoded(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        unsigned value = 0;
+        if (text[i] == '%' && i + 2 < text.size()) {
+            const auto parsed =
+                std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+            if (parsed.ec == std::errc{} && parsed.ptr == text.data() + i + 3) {
+                out += static_cast<char>(value);
+                i += 2;
+                continue;
+            }
+        }
+        out += text[i];
+    }
+    return out;
+}
+
+std::string scrub_secrets(std::string message, const std::string& conninfo) {
+    for (const auto& secret : db::detail::dsn_secrets(conninfo)) {
+        message = db::scrub_secret(message, secret);
+    }
+    return message;
+}
+
+[[noreturn]] void invalid_conninfo(const std::string& conninfo, const std::string& why) {
+    throw db::dsn_error(db::error_info{
+        .backend = std::string(backend),
+        .message = "invalid connection string \"" + db::redact_dsn(conninfo) + "\": " + why});
+}
+
+}  // namespace
+
 // Parses the conninfo with libpq itself, so every form it accepts is accepted, and finds the
 // password (to scrub it from messages later).
 std::string password_of(const std::string& conninfo) {
@@ -119,16 +156,24 @@ std::string password_of(const std::string& conninfo) {
     if (options == nullptr) {
         std::string message = error ? trimmed(error) : "out of memory";
         if (error) PQfreemem(error);
-        throw db::dsn_error(db::error_info{.backend = std::string(backend),
-                                           .message = "invalid connection string \"" +
-                                                      db::redact_dsn(conninfo) +
-                                                      "\": " + db::scrub_secret(message, "")});
+        // libpq quotes the offending text, which may be the password ("invalid
+        // percent-encoded token: \"...\"").
+        invalid_conninfo(conninfo, scrub_secrets(std::move(message), conninfo));
     }
     std::string password;
     for (auto* o = options; o->keyword; ++o) {
         if (std::strcmp(o->keyword, "password") == 0 && o->val) password = o->val;
     }
     PQconninfoFree(options);
+    // A password with an unencoded '/' or '@' is cut by libpq: the rest becomes a host, a
+    // port or a database name, which its messages would quote. Refuse it before connecting.
+    if (auto written = db::detail::uri_password(conninfo);
+        written && !written->empty() && percent_decoded(*written) != password &&
+        conninfo.find("password=") == std::string::npos) {
+        invalid_conninfo(conninfo,
+                         "the password in user:password@ is not read whole by libpq: "
+                         "percent-encode '/' as %2F and '@' as %40");
+    }
     return password;
 }
 

@@ -60,8 +60,27 @@ std::string constraint_sqlstate(int extended) {
     }
 }
 
+// sqlite3_errmsg() with the operating system's reason when the file system failed: "disk I/O
+// error (File too large)", "unable to open database file (Too many open files)".
+std::string describe(sqlite3* handle, int code) {
+    std::string message = handle ? sqlite3_errmsg(handle) : sqlite3_errstr(code);
+    const int primary = code & 0xff;
+    if (handle &&
+        (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_FULL)) {
+        if (const int system_error = sqlite3_system_errno(handle); system_error != 0) {
+            // GNU strerror_r: thread safe, and it may return a static string instead of
+            // filling the buffer.
+            char buffer[128];
+            message += " (";
+            message += ::strerror_r(system_error, buffer, sizeof buffer);
+            message += ")";
+        }
+    }
+    return message;
+}
+
 [[noreturn]] void throw_from_handle(sqlite3* handle, int code, std::string_view sql) {
-    throw_sqlite_error(code, handle ? sqlite3_errmsg(handle) : sqlite3_errstr(code), sql);
+    throw_sqlite_error(code, describe(handle, code), sql);
 }
 
 // A prepared statement plus how its parameter slots map to the caller's arguments.
@@ -256,7 +275,7 @@ struct connection::impl {
         holdfast::scope_exit reset{[&s]() noexcept { sqlite3_reset(s.stmt); }};
         int rc;
         while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) on_row(s.stmt);
-        if (rc != SQLITE_DONE) throw_sqlite_error(rc, sqlite3_errmsg(handle), s.sql);
+        if (rc != SQLITE_DONE) throw_from_handle(handle, rc, s.sql);
     }
 };
 
@@ -279,8 +298,8 @@ void connection::connect() {
     sqlite3* handle = nullptr;
     const int rc = sqlite3_open_v2(impl_->path.c_str(), &handle, flags, nullptr);
     auto fail = [&](int code) {
-        std::string message = "cannot open database \"" + impl_->path +
-                              "\": " + (handle ? sqlite3_errmsg(handle) : sqlite3_errstr(code));
+        std::string message =
+            "cannot open database \"" + impl_->path + "\": " + describe(handle, code);
         if (handle) sqlite3_close_v2(handle);
         throw db::connection_error(db::error_info{
             .backend = std::string(backend), .backend_code = code, .message = std::move(message)});

@@ -8,8 +8,10 @@
 //   holdfast::db::parse_dsn("mysql://x");   // dsn_error: unsupported scheme "mysql" ...
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <holdfast/db/error.hpp>
 
@@ -37,12 +39,25 @@ struct dsn {
 dsn parse_dsn(std::string_view text);
 
 /// The connection string with any password replaced by "***": the `user:password@` part of
-/// a URI, a `password=` query parameter, and a `password=` key in key=value form (quoted
-/// or not). Everything that prints a DSN uses it.
+/// a URI (also when the password holds unencoded `?`, `#`, `@` or `/`), a `password=` or
+/// `sslpassword=` query parameter, and a `password=` or `sslpassword=` key in key=value form
+/// (quoted or not). Everything that prints a DSN uses it.
 std::string redact_dsn(std::string_view text);
 
 /// `text` with every occurrence of `secret` replaced by "***" (no-op for an empty secret):
 /// the last line of defence for server messages that might echo a password.
 std::string scrub_secret(std::string_view text, std::string_view secret);
+
+namespace detail {
+
+/// The texts redact_dsn() replaces, as written in `text` (not decoded): what a backend must
+/// scrub from a parser's message that quotes the connection string.
+std::vector<std::string> dsn_secrets(std::string_view text);
+
+/// The text between `user:` and `@` of a URI, as written, when there is one (redact_dsn()'s
+/// view, which may be wider than libpq's when the password is not encoded).
+std::optional<std::string> uri_password(std::string_view text);
+
+}  // namespace detail
 
 }  // namespace holdfast::db

@@ -151,6 +151,12 @@ class transaction_scope {
             state_ = transaction_state::abandoned;  // the server already discarded it
             return;
         }
+        if (conn_->transaction_status() == transaction_status::idle) {
+            // The database ended the transaction itself (SQLite rolls back on its own after
+            // an I/O error, a full disk or running out of memory): a ROLLBACK would only fail.
+            state_ = transaction_state::rolled_back;
+            return;
+        }
         try {
             send_rollback();
         } catch (...) {

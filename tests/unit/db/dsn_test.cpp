@@ -61,6 +61,34 @@ TEST(RedactDsn, HidesEveryFormOfPassword) {
     EXPECT_EQ(redact_dsn("host=x mypassword_file=y"), "host=x mypassword_file=y");
 }
 
+// libpq reads a URI's password up to the '@' before the first '/': '?', '#' and '@' may be
+// in it unencoded, and all of it is hidden.
+TEST(RedactDsn, HidesAPasswordWithUnencodedDelimiters) {
+    EXPECT_EQ(redact_dsn("postgresql://app:s3?cr#et@db:5432/x?sslmode=disable"),
+              "postgresql://app:***@db:5432/x?sslmode=disable");
+    EXPECT_EQ(redact_dsn("postgresql://app:s3@cr@db/x"), "postgresql://app:***@db/x");
+    EXPECT_EQ(redact_dsn("postgresql://app:s3cr#et@db"), "postgresql://app:***@db");
+}
+
+// An unencoded '/' ends the authority for libpq, which then finds no password; the text is a
+// password all the same.
+TEST(RedactDsn, HidesAPasswordWithAnUnencodedSlash) {
+    EXPECT_EQ(redact_dsn("postgresql://app:s3/cr/et@db:5432/x"), "postgresql://app:***@db:5432/x");
+    EXPECT_EQ(redact_dsn("postgresql://db:5432/x?sslmode=require"),
+              "postgresql://db:5432/x?sslmode=require");
+    EXPECT_EQ(redact_dsn("postgresql://db:5432/my@db"), "postgresql://db:5432/my@db");
+    EXPECT_EQ(redact_dsn("postgresql://app@db:5432/x?application_name=a?b@c"),
+              "postgresql://app@db:5432/x?application_name=a?b@c");
+}
+
+TEST(RedactDsn, HidesTheSslPassword) {
+    EXPECT_EQ(redact_dsn("host=x sslpassword=s3cret sslmode=verify-full"),
+              "host=x sslpassword=*** sslmode=verify-full");
+    EXPECT_EQ(redact_dsn("postgresql://db/x?sslpassword=s3cret&sslmode=require"),
+              "postgresql://db/x?sslpassword=***&sslmode=require");
+    EXPECT_EQ(redact_dsn("host=x nosslpassword=y"), "host=x nosslpassword=y");
+}
+
 TEST(ScrubSecret, ReplacesEveryOccurrence) {
     EXPECT_EQ(scrub_secret("pw pw", "pw"), "*** ***");
     EXPECT_EQ(scrub_secret("text", ""), "text");

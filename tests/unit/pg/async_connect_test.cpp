@@ -48,6 +48,24 @@ TEST_F(PgAsyncConnectTimeout, GivesUpAfterTheConfiguredTimeoutWithAClearError) {
     });
 }
 
+TEST_F(PgAsyncConnectTimeout, AFailingConnectFailsAtOnceNotAtTheTimeout) {
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        // Nothing listens on the port once the acceptor is closed: refused at once.
+        const std::string refused = dsn();
+        silent.close();
+        pg::async_connection conn(ex, refused, {.connect_timeout = 30s});
+        const auto start = clock::now();
+        bool failed = false;
+        try {
+            co_await conn.async_connect();
+        } catch (const connection_error&) {
+            failed = true;
+        }
+        EXPECT_TRUE(failed);
+        EXPECT_LT(clock::now() - start, 5s);
+    });
+}
+
 TEST_F(PgAsyncConnectTimeout, TheConninfoConnectTimeoutWins) {
     run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
         // connect_timeout=2 (libpq's minimum) instead of the option's 30 s.
