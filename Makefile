@@ -1,10 +1,12 @@
 # The front door. `make demo` and `make test` install what is missing first, so on a fresh
 # Debian 12 machine each is the only command needed. The tests run inside a throwaway
 # PostgreSQL cluster (scripts/pg-test-cluster run), which is stopped even when they fail.
-.PHONY: deps demo test test-clang test-tsan bench format format-check clean
+.PHONY: deps demo test test-clang test-tsan bench soak format format-check clean
 
 CMAKE ?= cmake
 CTEST ?= ctest
+SOAK_SECONDS ?= 600
+KILL_ROUNDS ?= 50
 FORMAT_FILES = $(shell git ls-files '*.hpp' '*.cpp')
 
 deps:
@@ -36,6 +38,16 @@ bench: deps
 	$(CMAKE) --preset release
 	$(CMAKE) --build --preset release
 	scripts/pg-test-cluster run bench/run build/release
+
+# Long runs under load with injected faults (not part of `make test` or CI, which run a 5 s
+# smoke of the pool soak): the pools for SOAK_SECONDS against a throwaway PostgreSQL, then
+# `holdfast load` killed with SIGKILL at random points KILL_ROUNDS times (SQLite and
+# PostgreSQL), checking only whole files remain.
+soak: deps
+	$(CMAKE) --preset dev
+	$(CMAKE) --build --preset dev --target holdfast_pool_soak holdfast
+	scripts/pg-test-cluster run build/dev/tests/soak/holdfast_pool_soak --seconds $(SOAK_SECONDS)
+	scripts/pg-test-cluster run tests/soak/kill_load.sh build/dev/tools/holdfast/holdfast $(KILL_ROUNDS)
 
 format:
 	clang-format -i $(FORMAT_FILES)

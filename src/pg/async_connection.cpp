@@ -2,6 +2,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -9,6 +12,8 @@
 #include <vector>
 
 #include "pg/connection_impl.hpp"
+#include <fcntl.h>
+#include <unistd.h>
 // g++ 12 at -O2/-O3 reports a "potential null pointer dereference" inside Asio's epoll
 // reactor (scheduler::compensating_work_started, inlined into descriptor_state::perform_io):
 // a false positive in code this file instantiates by using a stream_descriptor.
@@ -16,11 +21,16 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/error.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/experimental/parallel_group.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -52,23 +62,78 @@ bool succeeded(const PGresult* res) {
     return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
 }
 
-// Sends a cancel request for the statement running on `handle`. PQcancel blocks until the
-// server has taken the request (it connects to the server), and libpq 15 has no
-// non-blocking variant, so it runs on its own short-lived thread; nothing waits for it:
-// the caller learns the outcome from the connection itself (the statement ends with 57014,
-// or ends normally when the request came too late).
-void send_cancel_request(PGconn* handle) {
+// A cancel request running on its own thread, and the coroutine waiting for it, if any.
+struct cancel_request {
+    std::mutex mutex;
+    bool finished = false;
+    std::function<void(asio::error_code)> complete;  // set while a coroutine waits
+};
+
+// Sends a cancel request for the statement running on `handle` and completes once the server
+// has taken it: PQcancel returns after the postmaster has signalled the backend, and a backend
+// that is idle by then ignores the signal. Waiting matters: a request still on its way when
+// the statement ends by itself would cancel whatever runs on the connection next (another
+// user's statement, once the connection is back in a pool). PQcancel blocks (it connects to
+// the server), and libpq 15 has no non-blocking variant, so it runs on a short-lived detached
+// thread. A cancelled wait (the drain timeout) completes at once, and the thread then touches
+// nothing but libpq.
+asio::awaitable<void> send_cancel_request(PGconn* handle) {
     PGcancel* cancel = PQgetCancel(handle);
-    if (cancel == nullptr) return;
+    if (cancel == nullptr) co_return;
+    auto request = std::make_shared<cancel_request>();
     try {
-        std::thread([cancel] {
+        std::thread([cancel, request] {
             char message[256];
             PQcancel(cancel, message, sizeof message);
             PQfreeCancel(cancel);
+            std::function<void(asio::error_code)> complete;
+            {
+                std::lock_guard lock(request->mutex);
+                request->finished = true;
+                complete = std::move(request->complete);
+            }
+            if (complete) complete(asio::error_code{});
         }).detach();
     } catch (...) {
         PQfreeCancel(cancel);  // no thread: the drain timeout will close the connection
+        co_return;
     }
+    // Named, not a temporary of the co_await expression: see docs/async.md on g++ 12.
+    auto wait_for_request = [request](auto handler) {
+        using handler_type = decltype(handler);
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        auto shared = std::make_shared<handler_type>(std::move(handler));
+        // Keeps the executor's context running while the thread works; the completion is
+        // posted to the waiting coroutine's executor.
+        auto work = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(
+            asio::get_associated_executor(*shared));
+        std::function<void(asio::error_code)> complete = [shared, work](asio::error_code ec) {
+            auto executor = work->get_executor();
+            asio::post(executor, [shared, ec] { (*shared)(ec); });
+            work->reset();
+        };
+        std::unique_lock lock(request->mutex);
+        if (request->finished) {
+            lock.unlock();
+            complete(asio::error_code{});
+            return;
+        }
+        // The slot first: once `complete` is published, the coroutine may resume on another
+        // thread and use its slot for the next operation.
+        if (slot.is_connected()) {
+            slot.assign([request](asio::cancellation_type) {
+                std::function<void(asio::error_code)> abandoned;
+                {
+                    std::lock_guard guard(request->mutex);
+                    abandoned = std::move(request->complete);
+                }
+                if (abandoned) abandoned(asio::error::operation_aborted);
+            });
+        }
+        request->complete = std::move(complete);
+    };
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void(asio::error_code)>(
+        wait_for_request, asio::use_awaitable);
 }
 
 // Runs `op` against a timer: whichever ends first cancels the other, and this waits for both
@@ -127,12 +192,18 @@ struct async_connection::impl {
     impl(const impl&) = delete;
     impl& operator=(const impl&) = delete;
 
-    // libpq owns the fd: take it out of Asio's reactor without closing it.
+    // Asio watches a duplicate of libpq's socket, never libpq's own descriptor: libpq closes
+    // its socket by itself when it reads the end of file (a terminated backend), and another
+    // connection may get that number at once. Taking libpq's number out of the reactor
+    // afterwards (EPOLL_CTL_DEL) would take the new owner's socket out instead, and its waits
+    // would never complete. The duplicate's number stays ours until this closes it.
     void detach_socket() noexcept {
         if (socket.is_open()) {
             asio::error_code ignored;
             socket.cancel(ignored);
-            (void)socket.release();
+            // Out of the reactor first: closing a duplicate while libpq's descriptor is still
+            // open would leave its epoll registration behind.
+            ::close(socket.release());
         }
     }
     // (Re)registers libpq's current socket. libpq may have closed the previous one and
@@ -142,7 +213,16 @@ struct async_connection::impl {
         detach_socket();
         const int fd = PQsocket(pg.handle);
         if (fd < 0) throw_lost("connect");
-        socket.assign(fd);
+        const int watched = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (watched < 0) {
+            const std::error_code error(errno, std::generic_category());
+            pg.broken = true;
+            throw db::connection_error(db::error_info{
+                .backend = std::string(backend),
+                .sqlstate = "08006",
+                .message = "cannot watch the connection's socket: " + error.message()});
+        }
+        socket.assign(watched);
     }
     // libpq reports an error the server sends while no statement runs — the FATAL
     // "terminating connection" of pg_terminate_backend or a shutdown — only as a notice, and
@@ -490,8 +570,10 @@ struct async_connection::impl {
     // After a cancellation: completes sending what was half sent, asks the server to cancel
     // the statement and reads results until the connection is idle.
     asio::awaitable<void> drain() {
-        if (PQisBusy(pg.handle)) send_cancel_request(pg.handle);
+        // Everything sent first: a cancel that reached the server before the statement did
+        // would be ignored, and the statement would then run to its end.
         co_await flush({});
+        if (PQisBusy(pg.handle)) co_await send_cancel_request(pg.handle);
         if (PQpipelineStatus(pg.handle) != PQ_PIPELINE_OFF) {
             co_await drain_pipeline();
             co_return;

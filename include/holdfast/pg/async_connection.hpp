@@ -103,8 +103,10 @@ class async_transaction {
 /// Every operation honours per-operation cancellation (asio::bind_cancellation_slot, the `||`
 /// of asio::experimental::awaitable_operators). A statement in flight is then cancelled on
 /// the server: libpq 15's PQcancel blocks (it opens a new connection to the server), so it
-/// runs on a short-lived detached thread while this coroutine drains the connection through
-/// the executor. Once the server has ended the statement the operation completes with
+/// runs on a short-lived detached thread while this coroutine waits through the executor,
+/// first for the server to take the request (so that a request still on its way can never
+/// cancel the connection's next statement), then for the statement to end.
+/// Once the server has ended the statement the operation completes with
 /// `asio::error::operation_aborted` (a std::system_error, so holdfast::is_cancellation()
 /// recognizes it) and the connection is ready for the next statement — inside a transaction,
 /// that transaction is now failed and must be rolled back. When the server does not end it
@@ -115,8 +117,10 @@ class async_transaction {
 /// One operation at a time (usage_error otherwise), from one strand.
 /// @par Object lifetimes
 /// Move-only; the executor's execution context must outlive the connection. libpq owns the
-/// socket: the connection waits on it through an asio::posix::stream_descriptor that it
-/// releases — never closes — before libpq does.
+/// socket and may close it on its own (when the server ends the session): the connection
+/// waits on a duplicate of it (one more descriptor per open connection), which only the
+/// connection closes, so a socket number libpq gave up and another connection reuses is never
+/// touched.
 class async_connection {
   public:
     using executor_type = asio::any_io_executor;

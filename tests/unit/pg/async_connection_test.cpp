@@ -7,12 +7,17 @@
 
 #include "../db/async_test_support.hpp"
 #include "../db/test_support.hpp"
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <libpq-fe.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 
 #include <holdfast/db/error.hpp>
 #include <holdfast/pg.hpp>
@@ -281,6 +286,66 @@ TEST_F(PgAsyncConnection, TerminatedBackendIsAConnectionErrorAndBreaksTheConnect
         co_await conn.async_connect();  // reconnects
         auto rows = co_await conn.async_query("SELECT 1 AS n");
         EXPECT_EQ(rows.size(), 1u);
+    });
+}
+
+TEST_F(PgAsyncConnection, ALostConnectionLeavesItsSocketNumberToTheNextConnection) {
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        std::optional<async_connection> lost(std::in_place, ex, dsn_);
+        co_await lost->async_connect();
+        const int lost_socket = PQsocket(lost->native_handle());
+        checker_->execute("SELECT pg_terminate_backend($1)", lost->backend_pid());
+        try {
+            co_await lost->async_query("SELECT 1");
+        } catch (const connection_error&) {
+        }
+        EXPECT_TRUE(lost->is_broken());
+        // libpq closed the lost connection's socket when it read the end of file, so the next
+        // socket gets its number, while the lost connection still exists.
+        pg::async_options quick;
+        quick.cancel_timeout = 500ms;
+        async_connection next(ex, dsn_, quick);
+        co_await next.async_connect();
+        EXPECT_EQ(PQsocket(next.native_handle()), lost_socket);
+        lost.reset();  // must not take the number's new owner out of the reactor
+        auto outcome = co_await (next.async_query("SELECT 1 AS n") || sleep_for(3s));
+        EXPECT_EQ(outcome.index(), 0u) << "the statement on the new connection never completed";
+    });
+}
+
+TEST_F(PgAsyncConnection, ALateCancelRequestNeverCancelsTheNextStatement) {
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        async_connection conn(ex, dsn_);
+        co_await conn.async_connect();
+        // The first statement's answer is in the socket when its wait is cancelled: it ends by
+        // itself, before the cancel request sent for it can reach the server.
+        asio::cancellation_signal cancel;
+        bool first_done = false;
+        std::exception_ptr first_error;
+        asio::co_spawn(ex, conn.async_execute_unprepared("SELECT 1"),
+                       asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                           first_error = e;
+                           first_done = true;
+                       }));
+        co_await asio::post(ex, asio::use_awaitable);  // now it waits for the answer
+        // Blocks the only thread, so the reactor does not see the answer arrive.
+        pollfd answer{.fd = PQsocket(conn.native_handle()), .events = POLLIN, .revents = 0};
+        EXPECT_EQ(::poll(&answer, 1, 5000), 1);
+        cancel.emit(asio::cancellation_type::terminal);
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (!first_done && std::chrono::steady_clock::now() < deadline) {
+            co_await asio::post(ex, asio::use_awaitable);
+        }
+        EXPECT_TRUE(first_done);
+        EXPECT_TRUE(holdfast::is_cancellation(first_error));
+        // At once: a request still on its way would cancel this one.
+        std::string second_error = "none";
+        try {
+            co_await conn.async_execute("SELECT pg_sleep(0.3)");
+        } catch (const error& e) {
+            second_error = e.what();
+        }
+        EXPECT_EQ(second_error, "none");
     });
 }
 
