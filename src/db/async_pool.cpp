@@ -1,3 +1,4 @@
+#include <chrono>
 #include <utility>
 
 #include <asio/use_awaitable.hpp>
@@ -53,10 +54,14 @@ asio::awaitable<void> async_pool::open() {
                c.transaction_status() == transaction_status::idle;
     };
     hooks.is_fatal_error = is_fatal;
-    // A connection idle for validate_after_idle is checked without a round trip: one
-    // terminated meanwhile (pg_terminate_backend, a server restart) is destroyed, and the
-    // acquire goes on with another, so the caller never sees the dead one.
+    // Every acquire checks its connection, without a round trip: one the server closed
+    // meanwhile (pg_terminate_backend, idle_session_timeout, a restart) is destroyed, and the
+    // acquire goes on with another, so the caller never sees the dead one. The check is one
+    // poll(), so validate_after_idle does not apply: a server may close a connection idle
+    // for less (idle_session_timeout = 100ms).
     hooks.validate = [](pg::async_connection& c) { return c.check_alive(); };
+    pool_options options = s.options;
+    options.validate_after_idle = std::chrono::nanoseconds::zero();
     // Connects without blocking the executor, bounded by the connect timeout.
     auto factory = [executor = s.executor, dsn = s.dsn,
                     opts = s.connection_options]() -> asio::awaitable<pg::async_connection> {
@@ -66,7 +71,7 @@ asio::awaitable<void> async_pool::open() {
     };
     s.connections.emplace(s.executor,
                           holdfast::pool<pg::async_connection>::async_factory_type(factory),
-                          s.options, std::move(hooks));
+                          std::move(options), std::move(hooks));
     if (s.options.min_size > 0) {
         // Surface a wrong DSN or an unreachable server here, as asyncpg.create_pool does.
         std::exception_ptr error;

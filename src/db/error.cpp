@@ -58,6 +58,8 @@ std::string_view to_string(transaction_state state) noexcept {
             return "rolled back";
         case transaction_state::abandoned:
             return "abandoned";
+        case transaction_state::in_doubt:
+            return "in doubt";
     }
     return "?";
 }

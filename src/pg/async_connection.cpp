@@ -13,6 +13,7 @@
 
 #include "pg/connection_impl.hpp"
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 // g++ 12 at -O2/-O3 reports a "potential null pointer dereference" inside Asio's epoll
 // reactor (scheduler::compensating_work_started, inlined into descriptor_state::perform_io):
@@ -744,6 +745,14 @@ bool async_connection::is_busy() const noexcept {
 bool async_connection::check_alive() noexcept {
     if (!is_open() || is_broken() || is_busy()) return false;
     PGconn* handle = impl_->pg.handle;
+    // The usual case in one system call (a pool checks on every acquire): the server has sent
+    // nothing since the last statement. What libpq had already read was parsed with that
+    // statement's results, a FATAL notice included (receive_notice). The duplicate Asio
+    // watches, not libpq's descriptor, which libpq may have closed.
+    if (PQstatus(handle) == CONNECTION_OK && impl_->socket.is_open()) {
+        pollfd readable{.fd = impl_->socket.native_handle(), .events = POLLIN, .revents = 0};
+        if (::poll(&readable, 1, 0) == 0) return true;
+    }
     // Twice: a terminated session's last message and its end-of-file may need two reads.
     if (!PQconsumeInput(handle) || !PQconsumeInput(handle) || PQstatus(handle) != CONNECTION_OK) {
         impl_->pg.broken = true;

@@ -47,7 +47,9 @@ namespace holdfast::db {
 /// connection that is not idle — inside a transaction (even after a cancel during BEGIN), in
 /// a failed one, still busy, broken — is destroyed, never handed out. A statement that fails
 /// with a connection_error (SQLSTATE class 08, 57P01..57P03) discards its connection; the
-/// next statement gets a new one.
+/// next statement gets a new one. Every acquire checks its connection without a round trip
+/// (pg::async_connection::check_alive(); pool_options::validate_after_idle does not apply),
+/// so one the server closed meanwhile is replaced before the caller sees it.
 ///
 /// Connections are opened by an asynchronous factory (pg::async_connection::async_connect(),
 /// bounded by pg::async_options::connect_timeout or the DSN's connect_timeout) on the pool's

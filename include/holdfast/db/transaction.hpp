@@ -62,6 +62,9 @@ enum class transaction_state {
     /// The connection broke or closed first: the server discarded the work; nothing more
     /// is sent.
     abandoned,
+    /// The connection was lost while COMMIT was in flight: the server may have committed or
+    /// not, and no answer will come. Only a new connection can tell (look for the work).
+    in_doubt,
 };
 
 std::string_view to_string(transaction_state state) noexcept;
@@ -82,8 +85,9 @@ class transaction_scope {
   protected:
     explicit transaction_scope(Connection& conn) noexcept : conn_(&conn) {}
 
-    // Sends `sql` to finish the scope successfully.
-    void finish_commit(std::string_view what, std::string_view sql) {
+    // Sends `sql` to finish the scope successfully; `ends_transaction` for COMMIT: losing
+    // the connection meanwhile then leaves the outcome unknown.
+    void finish_commit(std::string_view what, std::string_view sql, bool ends_transaction) {
         if (state_ != transaction_state::active) {
             throw_usage_error(conn_->backend_name(), std::string(what) + "() on a " +
                                                          std::string(kind_name()) + " that is " +
@@ -114,8 +118,11 @@ class transaction_scope {
                 }
             }
             if (state_ == transaction_state::active) {
-                state_ = conn_->is_broken() ? transaction_state::abandoned
-                                            : transaction_state::rolled_back;
+                // A lost RELEASE SAVEPOINT commits nothing: the enclosing transaction can no
+                // longer commit either.
+                state_ = !conn_->is_broken() ? transaction_state::rolled_back
+                         : ends_transaction  ? transaction_state::in_doubt
+                                             : transaction_state::abandoned;
             }
             throw;
         }
@@ -198,7 +205,7 @@ class [[nodiscard]] savepoint final : public detail::transaction_scope<Connectio
     ///
     /// @par Errors
     /// usage_error when not active; the backend's db::error when RELEASE fails.
-    void commit() { this->finish_commit("commit", "RELEASE SAVEPOINT " + name_); }
+    void commit() { this->finish_commit("commit", "RELEASE SAVEPOINT " + name_, false); }
 
     /// ROLLBACK TO SAVEPOINT: undoes the work since the savepoint, keeps the enclosing work.
     /// A no-op when already rolled back.
@@ -246,10 +253,12 @@ class [[nodiscard]] savepoint final : public detail::transaction_scope<Connectio
 /// The connection is open and not already in a transaction (use savepoint() to nest).
 /// @par Exception safety
 /// The constructor, commit() and rollback() throw db::error; when commit() fails the
-/// transaction is rolled back before the error propagates, so its state is never in
-/// doubt. The destructor never throws: a failed rollback goes to the cleanup error handler.
-/// If the connection broke, nothing is sent and the state becomes `abandoned` (the server
-/// already discarded the work).
+/// transaction is rolled back before the error propagates, so its state is known — unless
+/// the connection was lost while COMMIT was in flight: the state is then `in_doubt` (the
+/// server may have committed; a new connection can tell). The destructor never throws: a
+/// failed rollback goes to the cleanup error handler. If the connection broke before,
+/// nothing is sent and the state becomes `abandoned` (the server already discarded the
+/// work).
 /// @par Thread safety
 /// Like its connection: one thread at a time.
 /// @par Object lifetimes
@@ -269,11 +278,11 @@ class [[nodiscard]] transaction final : public detail::transaction_scope<Connect
     /// @par Errors
     /// usage_error when not active or when an earlier error aborted the transaction (it is
     /// rolled back, never silently "committed"); serialization_failure, constraint_error,
-    /// connection_error, ... from the server. After any error the state is rolled_back or
-    /// abandoned.
-    void commit() { this->finish_commit("commit", "COMMIT"); }
+    /// connection_error, ... from the server. After any error the state is rolled_back,
+    /// abandoned, or in_doubt when the connection was lost during COMMIT.
+    void commit() { this->finish_commit("commit", "COMMIT", true); }
 
-    /// ROLLBACK. A no-op when already rolled back or abandoned.
+    /// ROLLBACK. A no-op when already rolled back, abandoned or in doubt.
     ///
     /// @par Errors
     /// usage_error after commit(); the backend's error when ROLLBACK itself fails (the state

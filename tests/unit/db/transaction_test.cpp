@@ -19,6 +19,7 @@ struct scripted_connection {
     std::vector<std::string> sent{};
     std::string fail_on{};              // a statement that throws
     bool stays_in_transaction = false;  // after the failure (SQLite BUSY on COMMIT)
+    bool loses_connection = false;      // the failure is the connection going away
     bool broken = false;
     bool open = true;
     db::transaction_status status = db::transaction_status::idle;
@@ -26,6 +27,11 @@ struct scripted_connection {
     void execute_unprepared(std::string_view sql) {
         sent.emplace_back(sql);
         if (sql == fail_on) {
+            if (loses_connection) {
+                broken = true;
+                throw db::connection_error(
+                    error_info{.backend = "scripted", .message = "connection lost"});
+            }
             if (!stays_in_transaction) status = transaction_status::idle;
             throw db::error(error_info{.backend = "scripted", .message = "injected failure"});
         }
@@ -138,6 +144,31 @@ TEST(Transaction, CommitOnABrokenConnectionIsAClosedErrorAndAbandons) {
     EXPECT_EQ(c.sent, (statements{"BEGIN"}));
 }
 
+TEST(Transaction, ConnectionLostDuringCommitLeavesTheOutcomeInDoubt) {
+    scripted_connection c{.sent = {}, .fail_on = "COMMIT", .loses_connection = true};
+    {
+        transaction tx(c);
+        EXPECT_THROW(tx.commit(), connection_error);
+        // The server may have committed before the connection went: not "abandoned".
+        EXPECT_EQ(tx.state(), transaction_state::in_doubt);
+        tx.rollback();  // a no-op: nothing can be sent
+        EXPECT_EQ(tx.state(), transaction_state::in_doubt);
+    }
+    EXPECT_EQ(c.sent, (statements{"BEGIN", "COMMIT"}));
+}
+
+TEST(Transaction, ConnectionLostDuringReleaseSavepointAbandonsIt) {
+    scripted_connection c{
+        .sent = {}, .fail_on = "RELEASE SAVEPOINT holdfast_sp_1", .loses_connection = true};
+    transaction tx(c);
+    auto sp = tx.savepoint();
+    EXPECT_THROW(sp.commit(), connection_error);
+    // RELEASE commits nothing, and the transaction around it can no longer commit.
+    EXPECT_EQ(sp.state(), transaction_state::abandoned);
+    EXPECT_THROW(tx.commit(), closed_error);
+    EXPECT_EQ(tx.state(), transaction_state::abandoned);
+}
+
 TEST(Transaction, AFailedRollbackInTheDestructorGoesToTheCleanupHandler) {
     capture_cleanup_errors capture;
     scripted_connection c{.sent = {}, .fail_on = "ROLLBACK"};
@@ -198,6 +229,7 @@ TEST(TransactionState, EveryStateHasAName) {
     EXPECT_EQ(to_string(transaction_state::committed), "committed");
     EXPECT_EQ(to_string(transaction_state::rolled_back), "rolled back");
     EXPECT_EQ(to_string(transaction_state::abandoned), "abandoned");
+    EXPECT_EQ(to_string(transaction_state::in_doubt), "in doubt");
 }
 
 }  // namespace
