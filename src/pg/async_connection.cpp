@@ -907,6 +907,22 @@ asio::awaitable<void> async_transaction::async_exit(std::exception_ptr error) {
     const std::string name = "holdfast_sp_" + std::to_string(savepoint_);
     if (nested && conn.impl_) conn.impl_->savepoints = savepoint_ - 1;
     if (!error) {
+        if (!nested && conn.is_open() && !conn.is_broken() &&
+            PQtransactionStatus(conn.native_handle()) == PQTRANS_INERROR) {
+            // The body caught an error that aborted the transaction and returned normally;
+            // PostgreSQL would answer COMMIT with a silent ROLLBACK. Roll back and say so, as
+            // db::transaction::commit() does, so the caller never believes the work is saved.
+            bool rolled_back = false;
+            try {
+                co_await conn.async_execute_unprepared("ROLLBACK");
+                rolled_back = true;
+            } catch (...) {
+            }
+            if (!rolled_back) conn.close();
+            db::throw_usage_error(backend,
+                                  "COMMIT of a transaction aborted by an earlier error (caught "
+                                  "in the body): it was rolled back");
+        }
         const std::string sql = nested ? "RELEASE SAVEPOINT " + name : std::string("COMMIT");
         co_await conn.async_execute_unprepared(sql);
         co_return;

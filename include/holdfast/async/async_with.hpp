@@ -160,14 +160,19 @@ requires async_context_manager<std::remove_reference_t<ACM>>
     return detail::async_with_impl<ACM, Body>(std::forward<ACM>(acm), std::move(body));
 }
 
-/// True when `error` is the operation_aborted error Asio delivers to a cancelled operation:
-/// the "cancelled" outcome an exit distinguishes from a failure.
+/// True when `error` is a cancellation — the "cancelled" outcome an exit distinguishes from a
+/// failure: the operation_aborted error Asio delivers to a cancelled operation, or
+/// std::errc::operation_canceled, which a cancelled holdfast::pool async_acquire delivers
+/// (so an operation cancelled while it waited for a pooled connection counts too).
 inline bool is_cancellation(const std::exception_ptr& error) noexcept {
     if (!error) return false;
     try {
         std::rethrow_exception(error);
     } catch (const std::system_error& e) {
-        return e.code() == asio::error::operation_aborted;
+        // Two codes: libstdc++'s system_category does not map ECANCELED to the generic
+        // condition, so neither comparison covers the other.
+        return e.code() == asio::error::operation_aborted ||
+               e.code() == std::errc::operation_canceled;
     } catch (...) {
         return false;
     }

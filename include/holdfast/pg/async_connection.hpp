@@ -71,10 +71,14 @@ struct async_options {
 /// cancellation, so a timed-out body still rolls back.
 ///
 /// @par Errors
-/// A failing COMMIT propagates (async_with rethrows it). A failing ROLLBACK does not replace
-/// the body's exception: the connection is closed instead (is_broken()), so a pool destroys
-/// it rather than hand out a connection in an unknown transaction state. A BEGIN cancelled
-/// after the server ran it is rolled back before the cancellation propagates.
+/// A failing COMMIT propagates (async_with rethrows it); PostgreSQL has then ended the
+/// transaction and the connection is idle. When the body returns normally after catching an
+/// error that aborted the transaction, PostgreSQL would turn COMMIT into a silent ROLLBACK:
+/// async_exit rolls back and throws db::usage_error instead, as db::transaction::commit()
+/// does, so a caller never takes discarded work for committed. A failing ROLLBACK does not
+/// replace the body's exception: the connection is closed instead (is_open() is false), so a
+/// pool destroys it rather than hand out a connection in an unknown transaction state. A
+/// BEGIN cancelled after the server ran it is rolled back before the cancellation propagates.
 /// @par Object lifetimes
 /// The connection must outlive the manager.
 class async_transaction {

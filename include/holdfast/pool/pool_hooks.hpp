@@ -34,21 +34,27 @@ template <class T>
 struct pool_hooks {
     /// Called on acquire for a resource idle for at least validate_after_idle. Returning
     /// false or throwing destroys the resource (counted as a validation failure), and the
-    /// acquire goes on with another one; it is never handed out.
+    /// acquire goes on with another one; it is never handed out. The exception is not
+    /// reported anywhere: a failed health check is an expected outcome, and the acquirer
+    /// never sees it.
     std::function<bool(T&)> validate;
     /// Called when a lease returns its resource, before anyone else can get it (roll back an
     /// open transaction...). Returning false or throwing destroys it; a thrown exception also
     /// goes to the cleanup error handler, since no caller can receive it.
     std::function<bool(T&)> reset;
     /// Called once on each new resource, after the factory; throwing counts as a failed
-    /// creation.
+    /// creation: the resource is destroyed at once, and the exception reaches the waiter the
+    /// resource was for, as a factory's exception would.
     std::function<void(T&)> on_create;
     /// Decides whether an exception that left a with() body over a lease means the resource is
     /// broken (a lost connection): then the lease is discarded instead of returned. By
     /// default no exception does: a failed query does not make a healthy connection bad.
+    /// If it throws, the resource is discarded all the same (when in doubt, a resource that
+    /// may be broken is not reused), and the body's exception still propagates unchanged.
     std::function<bool(std::exception_ptr)> is_fatal_error;
     /// Receives leak reports; by default they go to the cleanup error handler as a
-    /// holdfast::pool_error naming the pool, the duration and the acquisition site.
+    /// holdfast::pool_error naming the pool, the duration and the acquisition site. An
+    /// exception it throws goes to the cleanup error handler; the lease is not affected.
     std::function<void(const lease_leak&)> on_leak;
 };
 

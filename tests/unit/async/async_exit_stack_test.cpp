@@ -274,4 +274,34 @@ TEST(AsyncExitStack, CancelledBodyInsideAsyncWithStillRunsEveryAsyncExit) {
     EXPECT_TRUE(holdfast::is_cancellation(outcome));
 }
 
+TEST(AsyncExitStack, AsyncExitThatThrowsDuringACancellationStillLetsEveryExitRun) {
+    log_t log;
+    asio::io_context io;
+    asio::cancellation_signal cancel;
+    std::exception_ptr outcome;
+    auto work = holdfast::async_with(
+        holdfast::async_exit_stack{},
+        [&](holdfast::async_exit_stack& stack) -> asio::awaitable<void> {
+            host_connection a{&log, "a"};  // named: see docs/async.md
+            co_await stack.enter_async_context(std::move(a));
+            stack.push(sync_logging_exit(log, "sync"));
+            stack.push_async_exit(async_throwing_exit(log, "rollback"));
+            stack.push_async_exit(async_logging_exit(log, "newest"));
+            log.push_back("waiting");
+            asio::steady_timer forever(co_await asio::this_coro::executor, std::chrono::hours(1));
+            co_await forever.async_wait(asio::use_awaitable);
+        });
+    asio::co_spawn(io, std::move(work),
+                   asio::bind_cancellation_slot(cancel.slot(),
+                                                [&](std::exception_ptr e, bool) { outcome = e; }));
+    while (log.size() < 2) io.run_one();
+    cancel.emit(asio::cancellation_type::terminal);
+    io.run();
+    // Every exit ran to completion after the cancellation; the one that threw made its
+    // exception current for the older ones, and it is what propagates.
+    EXPECT_EQ(log, (log_t{"connected a", "waiting", "newest:cancelled", "rollback:cancelled",
+                          "sync:rollback", "closed a"}));
+    EXPECT_EQ(describe(outcome), "rollback");
+}
+
 }  // namespace async_exit_stack_test

@@ -251,11 +251,75 @@ TEST(AsyncWith, PendingCancellationIsSeenByTheCallerAfterTheExit) {
     EXPECT_TRUE(holdfast::is_cancellation(outcome));
 }
 
+TEST(AsyncWith, ExitThatThrowsAfterACancellationReplacesItAndTheCancellationStaysPending) {
+    log_t log;
+    asio::io_context io;
+    asio::cancellation_signal cancel;
+    std::exception_ptr outcome;
+    auto caller = [&]() -> asio::awaitable<void> {
+        logging_manager cm{&log};
+        cm.fail_exit = true;
+        try {
+            co_await holdfast::async_with(cm, [&](int&) -> asio::awaitable<void> {
+                log.push_back("body waiting");
+                co_await wait_forever();
+            });
+        } catch (...) {
+            log.push_back("caller caught:" + describe(std::current_exception()));
+        }
+        co_await yield_once();  // the cancellation is still the caller's
+        log.push_back("not reached");
+    };
+    asio::co_spawn(
+        io, caller(),
+        asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) { outcome = e; }));
+    while (log.size() < 2) io.run_one();
+    cancel.emit(asio::cancellation_type::terminal);
+    io.run();
+    // The exit awaited, saw the cancellation, and its exception replaced it.
+    EXPECT_EQ(log, (log_t{"enter", "body waiting", "exit:cancelled", "caller caught:exit failed"}));
+    EXPECT_TRUE(holdfast::is_cancellation(outcome));
+}
+
+TEST(AsyncWith, ExitThatThrowsWhileACancellationArrivesPropagatesItsOwnException) {
+    log_t log;
+    asio::io_context io;
+    asio::cancellation_signal cancel;
+    std::exception_ptr outcome;
+    struct failing_slow_exit_manager {
+        log_t* log;
+        asio::cancellation_signal* cancel;
+        asio::awaitable<void> async_enter() { co_return; }
+        asio::awaitable<void> async_exit(std::exception_ptr e) {
+            log->push_back("exit started:" + describe(e));
+            auto executor = co_await asio::this_coro::executor;
+            asio::post(executor, [c = cancel] { c->emit(asio::cancellation_type::terminal); });
+            asio::steady_timer timer(executor, 5ms);
+            co_await timer.async_wait(asio::use_awaitable);  // not interrupted
+            log->push_back("exit finished");
+            throw std::logic_error("commit failed");
+        }
+    };
+    asio::co_spawn(
+        io,
+        holdfast::async_with(failing_slow_exit_manager{&log, &cancel},
+                             []() -> asio::awaitable<void> { co_return; }),
+        asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) { outcome = e; }));
+    io.run();
+    EXPECT_EQ(log, (log_t{"exit started:none", "exit finished"}));
+    EXPECT_EQ(describe(outcome), "commit failed");
+}
+
 TEST(AsyncWith, IsCancellationDistinguishesCancellationFromFailure) {
     EXPECT_FALSE(holdfast::is_cancellation(nullptr));
     EXPECT_FALSE(holdfast::is_cancellation(std::make_exception_ptr(std::runtime_error("x"))));
     EXPECT_TRUE(holdfast::is_cancellation(
         std::make_exception_ptr(std::system_error(asio::error::operation_aborted))));
+    // What a cancelled holdfast::pool async_acquire delivers.
+    EXPECT_TRUE(holdfast::is_cancellation(std::make_exception_ptr(
+        std::system_error(std::make_error_code(std::errc::operation_canceled)))));
+    EXPECT_FALSE(holdfast::is_cancellation(
+        std::make_exception_ptr(std::system_error(std::make_error_code(std::errc::timed_out)))));
 }
 
 }  // namespace

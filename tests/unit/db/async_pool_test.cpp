@@ -201,6 +201,96 @@ TEST_F(AsyncPool, CancelledTransactionBodyRollsBackAndNoConnectionIsHandedOutInA
     });
 }
 
+TEST_F(AsyncPool, TransactionWhoseCommitFailsReturnsAnIdleConnectionAndKeepsNothing) {
+    checker_->execute_unprepared(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, "
+        "user_id BIGINT REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)");
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        async_pool pool(ex, dsn_, {.min_size = 1, .max_size = 1});
+        co_await pool.open();
+        std::string sqlstate;
+        try {
+            co_await pool.transaction([](async_connection& tx) -> asio::awaitable<void> {
+                co_await tx.async_execute("DELETE FROM users");
+                co_await tx.async_execute("INSERT INTO orders (id, user_id) VALUES (1, 999)");
+            });
+        } catch (const foreign_key_violation& e) {
+            sqlstate = e.sqlstate();
+        }
+        EXPECT_EQ(sqlstate, "23503");
+        EXPECT_EQ(count_users(), 3);
+        auto stats = pool.stats();
+        EXPECT_EQ(stats.in_use, 0u);
+        EXPECT_EQ(stats.closed_broken, 0u);  // a failed COMMIT does not break the connection
+        EXPECT_EQ(stats.reset_failures, 0u);
+        co_await expect_all_idle(pool);
+        auto rows = co_await pool.execute("SELECT count(*) AS n FROM orders");
+        EXPECT_EQ(rows.at(0).get<std::int64_t>("n"), 0);
+        co_await pool.close();
+    });
+}
+
+TEST_F(AsyncPool, TransactionAbortedByAnErrorTheBodyCaughtFailsLoudlyAndReturnsAnIdleConnection) {
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        async_pool pool(ex, dsn_, {.min_size = 1, .max_size = 1});
+        co_await pool.open();
+        bool loud = false;
+        try {
+            co_await pool.transaction([](async_connection& tx) -> asio::awaitable<void> {
+                co_await tx.async_execute("DELETE FROM users WHERE email = $1", "c@x");
+                try {
+                    co_await tx.async_execute("INSERT INTO users (email) VALUES ($1)", "a@x");
+                } catch (const unique_violation&) {
+                }
+            });
+        } catch (const usage_error&) {
+            loud = true;
+        }
+        EXPECT_TRUE(loud);
+        EXPECT_EQ(count_users(), 3);
+        EXPECT_EQ(pool.stats().in_use, 0u);
+        co_await expect_all_idle(pool);
+        co_await pool.close();
+    });
+}
+
+TEST_F(AsyncPool, RollbackThatFailsKeepsTheBodyExceptionAndTheConnectionIsDestroyed) {
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        async_pool pool(ex, dsn_, {.min_size = 1, .max_size = 1});
+        co_await pool.open();
+        std::string caught;
+        try {
+            co_await pool.transaction([&](async_connection& tx) -> asio::awaitable<void> {
+                co_await tx.async_execute("DELETE FROM users");
+                const int pid = tx.backend_pid();
+                checker_->execute("SELECT pg_terminate_backend($1)", pid);
+                for (int i = 0; i < 250; ++i) {
+                    if (checker_
+                            ->query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+                            .get<std::int64_t>(0) == 0) {
+                        break;
+                    }
+                    co_await sleep_for(20ms);
+                }
+                throw std::runtime_error("body failed");
+            });
+        } catch (const db::error& e) {
+            caught = std::string("db::error: ") + e.what();
+        } catch (const std::runtime_error& e) {
+            caught = e.what();
+        }
+        EXPECT_EQ(caught, "body failed");
+        EXPECT_EQ(count_users(), 3);
+        auto stats = pool.stats();
+        EXPECT_EQ(stats.in_use, 0u);
+        EXPECT_EQ(stats.size, 0u);  // destroyed, never returned
+        EXPECT_EQ(stats.closed_broken, 1u);
+        auto rows = co_await pool.execute("SELECT count(*) AS n FROM users");
+        EXPECT_EQ(rows.at(0).get<std::int64_t>("n"), 3);
+        co_await pool.close();
+    });
+}
+
 TEST_F(AsyncPool, TerminatedBackendIsEvictedAndTheNextExecuteSucceeds) {
     run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
         async_pool pool(ex, dsn_, {.min_size = 1, .max_size = 1, .validate_after_idle = 0ms});

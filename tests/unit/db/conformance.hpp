@@ -292,6 +292,53 @@ TYPED_TEST_P(BackendConformance, CommitAfterAFailedStatementNeverSilentlyRollsBa
     }
 }
 
+// A deferred foreign key is checked by COMMIT itself: the only way to make a real server's
+// COMMIT fail on cue. PostgreSQL ends the transaction when COMMIT fails; SQLite keeps it open
+// (the transaction must then be rolled back by the library).
+template <class Connection>
+void create_orders_with_deferred_foreign_key(Connection& c) {
+    c.execute_unprepared(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, "
+        "user_id BIGINT REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)");
+}
+
+TYPED_TEST_P(BackendConformance, CommitThatFailsPropagatesKeepsNothingAndLeavesTheConnectionIdle) {
+    create_orders_with_deferred_foreign_key(this->conn());
+    auto other = this->connected();
+    {
+        transaction tx(this->conn());
+        this->conn().execute("INSERT INTO users (id, name) VALUES (1, 'ann')");
+        this->conn().execute("INSERT INTO orders (id, user_id) VALUES (10, 99)");  // no user 99
+        EXPECT_THROW(tx.commit(), foreign_key_violation);
+        EXPECT_EQ(tx.state(), transaction_state::rolled_back);
+        EXPECT_EQ(this->conn().transaction_status(), transaction_status::idle);
+    }  // the destructor sends nothing more
+    EXPECT_EQ(this->count_users(other), 0);
+    EXPECT_EQ(other.query_one("SELECT count(*) FROM orders").template get<std::int64_t>(0), 0);
+    // Usable: the next transaction commits.
+    transact(this->conn(),
+             [](auto& c) { c.execute("INSERT INTO users (id, name) VALUES (2, 'bob')"); });
+    EXPECT_EQ(this->count_users(other), 1);
+    EXPECT_EQ(this->conn().query_one("SELECT 1").template get<int>(0), 1);
+}
+
+TYPED_TEST_P(BackendConformance, ContextManagerExitPropagatesAFailedCommit) {
+    create_orders_with_deferred_foreign_key(this->conn());
+    bool body_ran = false;
+    EXPECT_THROW(holdfast::with(transaction(this->conn()),
+                                [&](auto& c) {
+                                    c.execute("INSERT INTO users (id, name) VALUES (1, 'ann')");
+                                    c.execute("INSERT INTO orders (id, user_id) VALUES (10, 99)");
+                                    body_ran = true;
+                                }),
+                 foreign_key_violation);
+    EXPECT_TRUE(body_ran);
+    EXPECT_EQ(this->conn().transaction_status(), transaction_status::idle);
+    auto other = this->connected();
+    EXPECT_EQ(this->count_users(other), 0);
+    EXPECT_EQ(this->count_users(this->conn()), 0);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     BackendConformance, WithConnectsOnEnterAndClosesOnExit, WithClosesWhenTheBodyThrows,
     ManualConnectAndCloseAsInS2, UseOfAClosedConnectionThrowsClosedError,
@@ -301,6 +348,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ExceptionInTheBodyRollsBackAsSeenFromASecondConnection, ContextManagerCommitsWhenTheBodyReturns,
     DestructorRollsBackAnUnfinishedTransaction, ARolledBackTransactionIsNotRolledBackAgain,
     FinishingTwiceIsAUsageErrorThatNamesTheState, SavepointRollbackKeepsTheOuterWork,
-    CommitAfterAFailedStatementNeverSilentlyRollsBack);
+    CommitAfterAFailedStatementNeverSilentlyRollsBack,
+    CommitThatFailsPropagatesKeepsNothingAndLeavesTheConnectionIdle,
+    ContextManagerExitPropagatesAFailedCommit);
 
 }  // namespace holdfast::db::testing

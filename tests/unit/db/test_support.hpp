@@ -62,4 +62,13 @@ inline std::string dsn_with_search_path(const std::string& dsn, const std::strin
     return dsn + " options=-csearch_path=" + schema;
 }
 
+/// `dsn` with the session's application_name set to `name` (URI or key=value form), so a
+/// test can count its own sessions in pg_stat_activity.
+inline std::string dsn_with_application_name(const std::string& dsn, const std::string& name) {
+    if (dsn.find("://") != std::string::npos) {
+        return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;
+    }
+    return dsn + " application_name=" + name;
+}
+
 }  // namespace holdfast::db::testing

@@ -239,6 +239,98 @@ TEST_F(PgAsyncConnection, CancelDuringBeginNeverLeavesATransactionOpen) {
     });
 }
 
+TEST_F(PgAsyncConnection, TransactionWhoseCommitFailsPropagatesItAndLeavesTheConnectionIdle) {
+    checker_->execute_unprepared(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, "
+        "user_id BIGINT REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)");
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        async_connection conn(ex, dsn_);
+        co_await conn.async_connect();
+        std::string sqlstate;
+        try {
+            co_await conn.transaction([](async_connection& tx) -> asio::awaitable<void> {
+                co_await tx.async_execute("INSERT INTO users (email) VALUES ($1)", "f@x");
+                // No user 999: the deferred check fails at COMMIT.
+                co_await tx.async_execute("INSERT INTO orders (id, user_id) VALUES (1, 999)");
+            });
+        } catch (const foreign_key_violation& e) {
+            sqlstate = e.sqlstate();
+        }
+        EXPECT_EQ(sqlstate, "23503");
+        EXPECT_TRUE(conn.is_open());
+        EXPECT_FALSE(conn.is_broken());
+        EXPECT_EQ(conn.transaction_status(), transaction_status::idle);
+        EXPECT_EQ(count_users(), 0);
+        auto rows = co_await conn.async_query("SELECT 1 AS n");
+        EXPECT_EQ(rows.size(), 1u);
+    });
+}
+
+TEST_F(PgAsyncConnection, TransactionAbortedByAnErrorTheBodyCaughtIsNeverSilentlyRolledBack) {
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        async_connection conn(ex, dsn_);
+        co_await conn.async_connect();
+        co_await conn.async_execute("INSERT INTO users (email) VALUES ($1)", "dup@x");
+        bool caught_in_body = false;
+        std::string error;
+        try {
+            co_await conn.transaction([&](async_connection& tx) -> asio::awaitable<void> {
+                co_await tx.async_execute("INSERT INTO users (email) VALUES ($1)", "g@x");
+                try {
+                    co_await tx.async_execute("INSERT INTO users (email) VALUES ($1)", "dup@x");
+                } catch (const unique_violation&) {
+                    caught_in_body = true;  // and returns normally: the transaction is aborted
+                }
+            });
+        } catch (const usage_error& e) {
+            error = e.what();
+        }
+        EXPECT_TRUE(caught_in_body);
+        // PostgreSQL answers COMMIT in an aborted transaction with a ROLLBACK and no error:
+        // the caller must not believe "g@x" was committed.
+        EXPECT_NE(error.find("aborted by an earlier error"), std::string::npos) << error;
+        EXPECT_EQ(conn.transaction_status(), transaction_status::idle);
+        EXPECT_EQ(count_users(), 1);
+        auto rows = co_await conn.async_query("SELECT 1 AS n");
+        EXPECT_EQ(rows.size(), 1u);
+    });
+}
+
+TEST_F(PgAsyncConnection, RollbackThatFailsKeepsTheBodyExceptionAndClosesTheConnection) {
+    run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        async_connection conn(ex, dsn_);
+        co_await conn.async_connect();
+        const int pid = conn.backend_pid();
+        std::string caught;
+        try {
+            co_await conn.transaction([&](async_connection& tx) -> asio::awaitable<void> {
+                co_await tx.async_execute("INSERT INTO users (email) VALUES ($1)", "h@x");
+                // The server goes away under the transaction: the ROLLBACK cannot be sent.
+                checker_->execute("SELECT pg_terminate_backend($1)", pid);
+                for (int i = 0; i < 250; ++i) {
+                    if (checker_
+                            ->query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+                            .get<std::int64_t>(0) == 0) {
+                        break;
+                    }
+                    co_await sleep_for(20ms);
+                }
+                throw std::runtime_error("body failed");
+            });
+        } catch (const db::error& e) {
+            caught = std::string("db::error: ") + e.what();
+        } catch (const std::runtime_error& e) {
+            caught = e.what();
+        }
+        EXPECT_EQ(caught, "body failed");  // never replaced by the ROLLBACK's failure
+        EXPECT_TRUE(!conn.is_open() || conn.is_broken());
+        EXPECT_EQ(count_users(), 0);
+        co_await conn.async_connect();  // a fresh session
+        auto rows = co_await conn.async_query("SELECT 1 AS n");
+        EXPECT_EQ(rows.size(), 1u);
+    });
+}
+
 TEST_F(PgAsyncConnection, NestedTransactionsUseSavepoints) {
     run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
         async_connection conn(ex, dsn_);

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <holdfast/pool/pool_hooks.hpp>
@@ -24,6 +26,25 @@ struct fake_world {
     std::chrono::milliseconds creation_delay{0};  // real time: only the spike test uses it
 
     int alive() const { return created - destroyed; }
+
+    /// How many times the resource with this id was destroyed: "exactly once" is 1.
+    int destructions_of(int id) const {
+        std::lock_guard lock(ids_mutex_);
+        return id >= 0 && static_cast<std::size_t>(id) < destructions_.size()
+                   ? destructions_[static_cast<std::size_t>(id)]
+                   : 0;
+    }
+    void record_destruction(int id) {
+        std::lock_guard lock(ids_mutex_);
+        if (static_cast<std::size_t>(id) >= destructions_.size()) {
+            destructions_.resize(static_cast<std::size_t>(id) + 1);
+        }
+        ++destructions_[static_cast<std::size_t>(id)];
+    }
+
+  private:
+    mutable std::mutex ids_mutex_;
+    std::vector<int> destructions_;  // by id
 };
 
 class fake_connection {
@@ -32,7 +53,10 @@ class fake_connection {
         : world_(std::move(world)), id_(++world_->created) {}
     fake_connection(const fake_connection&) = delete;
     fake_connection& operator=(const fake_connection&) = delete;
-    ~fake_connection() { ++world_->destroyed; }
+    ~fake_connection() {
+        world_->record_destruction(id_);
+        ++world_->destroyed;
+    }
 
     int id() const { return id_; }
     bool broken = false;          // validate reports false
