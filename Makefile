@@ -1,7 +1,7 @@
 # The front door. `make demo` and `make test` install what is missing first, so on a fresh
 # Debian 12 machine each is the only command needed. The tests run inside a throwaway
 # PostgreSQL cluster (scripts/pg-test-cluster run), which is stopped even when they fail.
-.PHONY: deps demo test test-clang test-tsan bench soak format format-check clean
+.PHONY: deps demo test test-clang test-tsan bench soak fuzz format format-check clean
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -33,6 +33,23 @@ test-tsan: deps
 	$(CMAKE) --preset tsan
 	$(CMAKE) --build --preset tsan
 	scripts/pg-test-cluster run $(CTEST) --preset tsan
+
+# Each fuzz target (fuzz/) for FUZZ_SECONDS with libFuzzer (clang preset), starting from its
+# seed corpus; new inputs go to build/fuzz-corpus/<target>, a crash's input to
+# build/fuzz-artifacts/<target>/ (add it to fuzz/corpus/<target>/ once fixed).
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS = dsn csv_reader jsonl_reader pg_decode
+fuzz: deps
+	$(CMAKE) --preset clang
+	$(CMAKE) --build --preset clang --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz-corpus/$$t build/fuzz-artifacts/$$t; \
+		dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		build/clang/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=build/fuzz-artifacts/$$t/ $$dict \
+			build/fuzz-corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
 
 bench: deps
 	$(CMAKE) --preset release

@@ -36,6 +36,46 @@ bool looks_like_conninfo(std::string_view s) {
     return true;
 }
 
+// libpq's idea of white space in a conninfo string (it tests isspace()).
+bool is_space(char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// libpq percent-decodes the keys of a URI's query ("pass%77ord" is "password").
+std::string percent_decoded(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+            hex_value(text[i + 2]) >= 0) {
+            out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+// "scheme://" at the start: letters, then letters, digits, '+', '-' or '.' (RFC 3986).
+std::size_t uri_scheme_length(std::string_view s) {
+    const auto colon = s.find("://");
+    if (colon == std::string_view::npos || colon == 0 ||
+        !std::isalpha(static_cast<unsigned char>(s[0])))
+        return 0;
+    for (std::size_t i = 1; i < colon; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (!(std::isalnum(c) || c == '+' || c == '-' || c == '.')) return 0;
+    }
+    return colon + 3;
+}
+
 }  // namespace
 
 dsn parse_dsn(std::string_view text) {
@@ -59,8 +99,10 @@ dsn parse_dsn(std::string_view text) {
             dsn_failure(text, "a postgresql:// URI must not contain spaces (percent-encode them)");
         return {backend_kind::postgresql, std::string(text)};
     }
-    if (auto colon = text.find("://"); colon != std::string_view::npos) {
-        dsn_failure(text, "unsupported scheme \"" + std::string(text.substr(0, colon)) +
+    // Only a real scheme: "://" inside a conninfo value (options='-c x=a://b') is not one,
+    // and the text before it may hold a password.
+    if (const auto scheme = uri_scheme_length(text)) {
+        dsn_failure(text, "unsupported scheme \"" + std::string(text.substr(0, scheme - 3)) +
                               "\"; supported: sqlite:, postgresql://, postgres://");
     }
     if (looks_like_conninfo(text)) return {backend_kind::postgresql, std::string(text)};
@@ -74,13 +116,12 @@ namespace {
 
 using span = std::pair<std::size_t, std::size_t>;  // [first, last) of a secret in the text
 
-// The password of a URI's user:password@ part. libpq takes the userinfo up to the first '@'
+// The password of a URI's user:password@ part. libpq takes the user info up to the first '@'
 // before the first '/', so '?', '#' and further '@'s may be inside the password unencoded;
 // this takes everything up to the last such '@' (a superset of what libpq reads).
 std::optional<span> uri_userinfo_password(std::string_view text) {
-    const auto scheme = text.find("://");
-    if (scheme == std::string_view::npos) return std::nullopt;
-    const auto start = scheme + 3;
+    const auto start = uri_scheme_length(text);
+    if (start == 0) return std::nullopt;
     const auto slash = text.find('/', start);
     const auto authority_end = slash == std::string_view::npos ? text.size() : slash;
     auto at = authority_end > start ? text.rfind('@', authority_end - 1) : std::string_view::npos;
@@ -104,52 +145,80 @@ std::optional<span> uri_userinfo_password(std::string_view text) {
     return span{colon + 1, at};
 }
 
-// Where the text says key=value for `key` (a whole key: after a separator, not the tail of
-// another key).
+bool is_secret_key(std::string_view key) {
+    return key == "password" || key == "sslpassword";  // sslpassword unlocks the client key
+}
+
+// A URI's query: any '?' may start libpq's query (the user info may hold one, and so may a
+// password value: "?password=@x") and any '&' a parameter, so each is tried as the start of
+// a key; keys are percent-decoded ("pass%77ord") and a value runs to the next '&'.
+void add_query_values(std::string_view text, std::size_t start, std::vector<span>& spans) {
+    for (auto key = text.find_first_of("?&", start); key != std::string_view::npos;
+         key = text.find_first_of("?&", key)) {
+        ++key;
+        const auto end = std::min(text.find('&', key), text.size());
+        const auto eq = text.find('=', key);
+        if (eq < end && is_secret_key(percent_decoded(text.substr(key, eq - key))))
+            spans.emplace_back(eq + 1, end);
+    }
+}
+
+// key=value pairs for `key`, read as libpq does: a key starts the string or follows white
+// space or a closing quote (libpq needs no space after one); white space may surround '=';
+// a value is quoted ('...', backslash escapes) or runs to the next white space (backslash
+// escapes too). After '?' or '&' (a query) the value runs to the next '&'. A key inside a
+// quoted value is taken too: more than necessary, never less.
 void add_key_values(std::string_view text, std::string_view key, std::vector<span>& spans) {
     std::size_t pos = 0;
     while ((pos = text.find(key, pos)) != std::string_view::npos) {
-        const bool at_key_start = pos == 0 || text[pos - 1] == ' ' || text[pos - 1] == '?' ||
-                                  text[pos - 1] == '&' || text[pos - 1] == '\t';
+        const char before = pos == 0 ? ' ' : text[pos - 1];
+        const bool in_query = before == '?' || before == '&';
+        const bool at_key_start = in_query || is_space(before) || before == '\'';
         auto eq = pos + key.size();
-        while (eq < text.size() && text[eq] == ' ') ++eq;
+        while (eq < text.size() && is_space(text[eq])) ++eq;
         if (!at_key_start || eq >= text.size() || text[eq] != '=') {
             pos += key.size();
             continue;
         }
         auto value_start = eq + 1;
-        while (value_start < text.size() && text[value_start] == ' ') ++value_start;
-        auto value_end = value_start;
-        if (value_start < text.size() && text[value_start] == '\'') {
-            value_end = value_start + 1;
-            while (value_end < text.size() && text[value_end] != '\'') {
+        std::size_t value_end = value_start;
+        if (in_query) {
+            value_end = std::min(text.find('&', value_start), text.size());
+        } else {
+            while (value_start < text.size() && is_space(text[value_start])) ++value_start;
+            value_end = value_start;
+            const bool quoted = value_start < text.size() && text[value_start] == '\'';
+            if (quoted) ++value_end;
+            while (value_end < text.size() &&
+                   (quoted ? text[value_end] != '\'' : !is_space(text[value_end]))) {
                 if (text[value_end] == '\\') ++value_end;
                 ++value_end;
             }
-            value_end = std::min(value_end + 1, text.size());
-        } else {
-            const bool in_query = pos > 0 && (text[pos - 1] == '?' || text[pos - 1] == '&');
-            const char* stop = in_query ? "&#" : " \t";
-            value_end = text.find_first_of(stop, value_start);
-            if (value_end == std::string_view::npos) value_end = text.size();
+            if (quoted) ++value_end;  // the closing quote
+            value_end = std::min(value_end, text.size());
         }
         spans.emplace_back(value_start, value_end);
-        pos = value_end;
+        pos += key.size();  // a value may itself hold what libpq reads as the next key
     }
 }
 
 // Every secret in the text, sorted, without overlaps.
 std::vector<span> secret_spans(std::string_view text) {
     std::vector<span> spans;
-    if (auto userinfo = uri_userinfo_password(text)) spans.push_back(*userinfo);
-    // password=... as a URI query parameter or a conninfo key (quoted or not); sslpassword
-    // unlocks the client's private key.
-    add_key_values(text, "password", spans);
-    add_key_values(text, "sslpassword", spans);
+    const auto scheme = uri_scheme_length(text);
+    if (scheme != 0) {
+        if (auto userinfo = uri_userinfo_password(text)) spans.push_back(*userinfo);
+        add_query_values(text, scheme, spans);
+    }
+    // libpq reads these two prefixes (exactly so) as a URI, never as key=value pairs.
+    if (!text.starts_with("postgresql://") && !text.starts_with("postgres://")) {
+        add_key_values(text, "password", spans);
+        add_key_values(text, "sslpassword", spans);
+    }
     std::sort(spans.begin(), spans.end());
     std::vector<span> merged;
     for (const auto& s : spans) {
-        if (!merged.empty() && s.first < merged.back().second) {
+        if (!merged.empty() && s.first <= merged.back().second) {
             merged.back().second = std::max(merged.back().second, s.second);
         } else {
             merged.push_back(s);

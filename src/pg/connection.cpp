@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "pg/connection_impl.hpp"
+#include "pg/decode.hpp"
 
 #include <holdfast/db/dsn.hpp>
 #include <holdfast/pg/connection.hpp>
@@ -11,11 +12,6 @@
 namespace holdfast::pg {
 
 namespace {
-
-// Type OIDs from pg_type.h (stable across server versions).
-constexpr Oid bool_oid = 16, bytea_oid = 17, int8_oid = 20, int2_oid = 21, int4_oid = 23,
-              oid_oid = 26, float4_oid = 700, float8_oid = 701, timestamp_oid = 1114,
-              timestamptz_oid = 1184;
 
 std::string trimmed(const char* text) {
     std::string s = text ? text : "";
@@ -61,47 +57,6 @@ std::string quote_identifier(PGconn* handle, std::string_view name) {
         start = dot + 1;
     }
     return out;
-}
-
-db::value convert(const PGresult* res, int row, int column, Oid type) {
-    if (PQgetisnull(res, row, column)) return nullptr;
-    const char* text = PQgetvalue(res, row, column);
-    const auto length = static_cast<std::size_t>(PQgetlength(res, row, column));
-    switch (type) {
-        case int2_oid:
-        case int4_oid:
-        case int8_oid:
-        case oid_oid: {
-            std::int64_t i = 0;
-            if (std::from_chars(text, text + length, i).ec == std::errc{}) return i;
-            break;
-        }
-        case float4_oid:
-        case float8_oid: {
-            double d = 0;
-            if (std::from_chars(text, text + length, d).ec == std::errc{}) return d;
-            break;
-        }
-        case bool_oid:
-            return text[0] == 't';
-        case bytea_oid: {
-            std::size_t size = 0;
-            unsigned char* bytes =
-                PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
-            if (bytes == nullptr) break;
-            db::blob b(reinterpret_cast<const std::byte*>(bytes),
-                       reinterpret_cast<const std::byte*>(bytes) + size);
-            PQfreemem(bytes);
-            return b;
-        }
-        case timestamp_oid:
-        case timestamptz_oid:
-            if (auto t = db::parse_timestamp(std::string_view(text, length))) return *t;
-            break;  // infinity, or an offset with seconds: keep the text
-        default:
-            break;
-    }
-    return std::string(text, length);
 }
 
 }  // namespace
@@ -492,7 +447,13 @@ db::result connection::impl::make_result(const PGresult* res, std::string_view s
         std::vector<db::value> row_values;
         row_values.reserve(static_cast<std::size_t>(columns));
         for (int c = 0; c < columns; ++c) {
-            row_values.push_back(convert(res, r, c, (*types)[static_cast<std::size_t>(c)]));
+            if (PQgetisnull(res, r, c)) {
+                row_values.emplace_back();
+            } else {
+                row_values.push_back(decode_text_value(
+                    PQgetvalue(res, r, c), static_cast<std::size_t>(PQgetlength(res, r, c)),
+                    (*types)[static_cast<std::size_t>(c)]));
+            }
         }
         rows.emplace_back(names, std::move(row_values));
     }

@@ -52,6 +52,34 @@ check_good_and_bad_load() {
     expect_eq '{"note":"two\nlines"}' "$note" "a quoted field with a newline"
 }
 
+# Files one bad thing each, for the hostile-input cases: "file expected-message" pairs in
+# hostile_csv, written into the current directory.
+write_hostile_csv() {
+    printf 'id,name\n1,ok\n2,a\0b\n' >nul.csv
+    printf 'id,name\n1,"caf\xc3\xa9\ncaf\xe9"\n' >utf8.csv
+    seq -f 'c%g' -s, 1 1000000 >wide_header.csv
+    { printf 'id,name\n1,x\n'; head -c 999999 /dev/zero | tr '\0' ,; printf '\n'; } >wide_row.csv
+    hostile_csv=(
+        "nul.csv:3: a NUL byte in field 2"
+        "utf8.csv:3: invalid UTF-8 in field 2 (byte 0xE9"
+        "wide_header.csv:1: more than"
+        "wide_row.csv:3: expected 2 fields (as in the header), got 1000000"
+    )
+}
+
+# Peak RSS in KB of a command (GNU time), for the memory bounds. In sanitizer builds, ASan's
+# quarantine of freed blocks (256 MB by default) would count too: kept small, so what is
+# measured is the program's own memory.
+max_rss_kb() {  # output-file command...
+    local out=$1
+    shift
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8 \
+        /usr/bin/time -f %M -o "$out.rss" "$@" >"$out" 2>"$out.err"
+    local status=$?
+    RSS=$(tail -1 "$out.rss")
+    return $status
+}
+
 case $case_name in
 unknown_flag_is_usage_error)
     "$bin" query 'SELECT 1' --dsn sqlite::memory: --no-such-flag >out.txt 2>err.txt
@@ -172,6 +200,87 @@ load_sigint_rolls_back | load_sigkill_keeps_whole_files)
     expect_eq $'n\n1' "$("$bin" query 'SELECT count(*) AS n FROM big' --dsn "sqlite:$db" --format csv)" \
         "rows after the interrupted load (only the small file)"
     ;;
+load_hostile_csv_sqlite)
+    db="sqlite:$work/h.db"
+    write_hostile_csv
+    printf 'id,name\n10,good\n11,"caf\xc3\xa9"\n' >good.csv
+    "$bin" load nul.csv utf8.csv wide_header.csv wide_row.csv good.csv --into t --dsn "$db" \
+        --create >out.txt 2>err.txt
+    expect_eq 65 $? "exit code"
+    for expected in "${hostile_csv[@]}"; do
+        grep -qF "holdfast: $expected" err.txt || fail "no '$expected' in: $(cut -c1-300 err.txt)"
+    done
+    expect_eq 4 "$(wc -l <err.txt)" "one line per bad file"
+    expect_eq $'id,name\n10,good\n11,café' \
+        "$("$bin" query 'SELECT * FROM t ORDER BY id' --dsn "$db" --format csv)" "only good.csv's rows"
+    # The column limit is the database's: SQLite takes 1700 columns (SQLITE_MAX_COLUMN 2000).
+    seq -f 'c%g' -s, 1 1700 >wide_ok.csv
+    seq -s, 1 1700 >>wide_ok.csv
+    "$bin" load wide_ok.csv --into wide --dsn "$db" --create >out.txt 2>err.txt
+    expect_eq 0 $? "exit code of a 1700-column file: $(cat err.txt)"
+    expect_eq 1700 "$("$bin" query 'SELECT c1700 FROM wide' --dsn "$db" --format csv | tail -1)" \
+        "the last column"
+    ;;
+load_hostile_jsonl_sqlite)
+    db="sqlite:$work/h.db"
+    printf '{"id":1}\n{"id":%s1%s}\n' "$(head -c 100000 /dev/zero | tr '\0' '[')" \
+        "$(head -c 100000 /dev/zero | tr '\0' ']')" >deep.jsonl
+    printf '{"id":1}\n{"id":1e400}\n' >overflow.jsonl
+    printf '{"id":1}\n\n{"id":"x\\u0000y"}\n' >nul.jsonl
+    printf '{"id":"caf\xe9"}\n' >utf8.jsonl
+    printf '{"id":"ok"}\n{"id":[[1]]}\n' >good.jsonl
+    # Before: deep.jsonl crashed the process (stack overflow) and overflow.jsonl stopped every
+    # file after it (exit 70).
+    "$bin" load deep.jsonl overflow.jsonl nul.jsonl utf8.jsonl good.jsonl --into j --dsn "$db" \
+        --create >out.txt 2>err.txt
+    expect_eq 65 $? "exit code: $(cut -c1-300 err.txt)"
+    for expected in "deep.jsonl:2: JSON nested deeper than 128 levels" \
+        "overflow.jsonl:2: invalid JSON: number overflow" \
+        'nul.jsonl:3: a NUL byte (\u0000) in the value of "id"' \
+        "utf8.jsonl:1: invalid UTF-8 (byte 0xE9; load reads UTF-8 text)"; do
+        grep -qF "holdfast: $expected" err.txt || fail "no '$expected' in: $(cut -c1-300 err.txt)"
+    done
+    expect_eq $'id\nok\n[[1]]' "$("$bin" query 'SELECT id FROM j ORDER BY id DESC' --dsn "$db" --format csv)" \
+        "only good.jsonl's rows"
+    ;;
+load_huge_field_memory_bounded)
+    db="sqlite:$work/h.db"
+    printf 'id,big\n1,small\n' >good.csv
+    { printf 'id,big\n1,x\n2,'; head -c 100000000 /dev/zero | tr '\0' x; printf '\n3,y\n'; } >big.csv
+    max_rss_kb base.txt "$bin" load good.csv --into base --dsn "$db" --create || fail "base load"
+    base=$RSS
+    # The default limit (64 MiB): the file stops at its second line, the other file loads.
+    max_rss_kb out.txt "$bin" load big.csv good.csv --into t --dsn "$db" --create
+    expect_eq 65 $? "exit code with a 100 MB field"
+    grep -qF 'holdfast: big.csv:3: a record longer than 64 MiB (--max-record-bytes' out.txt.err ||
+        fail "stderr: $(cat out.txt.err)"
+    echo "max RSS: ${base} KB for a small file, ${RSS} KB with the 100 MB field"
+    # ThreadSanitizer's shadow memory is several times the program's own: no bound to check.
+    bounded=1
+    grep -qa __tsan_init "$bin" && bounded=0
+    # The 64 MiB the record may hold and little more: not the 100 MB field and its copies.
+    ((!bounded || RSS - base < 100 * 1024)) || fail "max RSS grew by $((RSS - base)) KB"
+    expect_eq $'n\n1' "$("$bin" query 'SELECT count(*) AS n FROM t' --dsn "$db" --format csv)" \
+        "rows (good.csv only)"
+    # A lower limit bounds memory lower.
+    max_rss_kb out.txt "$bin" load big.csv --into t --dsn "$db" --max-record-bytes 1MiB
+    expect_eq 65 $? "exit code with --max-record-bytes 1MiB"
+    grep -qF 'big.csv:3: a record longer than 1 MiB' out.txt.err || fail "stderr: $(cat out.txt.err)"
+    echo "max RSS with --max-record-bytes 1MiB: ${RSS} KB"
+    ((!bounded || RSS - base < 16 * 1024)) || fail "max RSS grew by $((RSS - base)) KB with a 1 MiB limit"
+    ;;
+load_json_summary_survives_non_utf8)
+    db="sqlite:$work/h.db"
+    printf 'id\n1\n' >$'name\xff.csv'
+    printf 'id\n\xff\n' >bad.csv
+    "$bin" load $'name\xff.csv' bad.csv --into t --dsn "$db" --create --json >out.txt 2>err.txt
+    expect_eq 65 $? "exit code (before: 70, the summary could not be printed)"
+    grep -q '"status":"loaded","rows":1' out.txt || fail "--json: $(cat out.txt)"
+    grep -q '"file":"bad.csv","status":"bad_data"' out.txt || fail "--json: $(cat out.txt)"
+    "$bin" query $'SELECT 1 AS "\xff"' --dsn "$db" >out.txt 2>err.txt
+    expect_eq 0 $? "query with a column name that is not UTF-8: $(cat err.txt)"
+    expect_eq $'{"\xef\xbf\xbd":1}' "$(cat out.txt)" "the name printed with U+FFFD"
+    ;;
 demo_sqlite)
     "$bin" demo >out.txt 2>err.txt
     expect_eq 0 $? "exit code of the demo: $(cat err.txt)"
@@ -196,6 +305,23 @@ load_pg_keeps_only_good_files)
         "rows (good2.csv only)"
     "$bin" query "DROP TABLE $table" --dsn "$pg" >/dev/null
     "$bin" query "DROP TABLE ${table}_typed" --dsn "$pg" >/dev/null
+    ;;
+load_pg_rejects_hostile_files)
+    need_pg
+    table="cli_hostile_$$"
+    write_hostile_csv
+    printf 'id,name\n10,good\n11,"caf\xc3\xa9"\n' >good.csv
+    # 1700 columns: more than PostgreSQL's 1600, found by the reader (file:1), not by the server.
+    { seq -f 'c%g' -s, 1 1700; seq -s, 1 1700; } >wide_ok.csv
+    "$bin" load nul.csv utf8.csv wide_header.csv wide_row.csv wide_ok.csv good.csv --into "$table" \
+        --dsn "$pg" --create --jobs 2 >out.txt 2>err.txt
+    expect_eq 65 $? "exit code"
+    for expected in "${hostile_csv[@]}" "wide_ok.csv:1: more than 1600 columns"; do
+        grep -qF "holdfast: $expected" err.txt || fail "no '$expected' in: $(cut -c1-300 err.txt)"
+    done
+    expect_eq $'id,name\n10,good\n11,café' \
+        "$("$bin" query "SELECT * FROM $table ORDER BY id" --dsn "$pg" --format csv)" "only good.csv's rows"
+    "$bin" query "DROP TABLE $table" --dsn "$pg" >/dev/null
     ;;
 query_pg_streams)
     need_pg

@@ -70,6 +70,7 @@ struct load_options {
     bool create = false;
     std::size_t jobs = 1;
     bool json = false;
+    std::size_t max_record_bytes = std::size_t{64} << 20;  // see record_limits (records.hpp)
 };
 int run_load(const load_options& options);
 

@@ -1,10 +1,10 @@
 // `holdfast load`: CSV / JSONL files into a table, each file in its own transaction.
 //
-// Files are streamed through a fixed buffer (memory grows with the widest row, never with the
-// file). SQLite rows go through the connection's cached prepared INSERT inside BEGIN IMMEDIATE;
-// PostgreSQL rows through COPY. Workers take connections from a holdfast::pool; SQLite has a
-// single writer, so its files are written one at a time (a process-wide lock) and --jobs only
-// overlaps PostgreSQL loads.
+// Files are streamed through a fixed buffer (memory grows with the longest record, capped by
+// --max-record-bytes, never with the file). SQLite rows go through the connection's cached
+// prepared INSERT inside BEGIN IMMEDIATE; PostgreSQL rows through COPY. Workers take
+// connections from a holdfast::pool; SQLite has a single writer, so its files are written one
+// at a time (a process-wide lock) and --jobs only overlaps PostgreSQL loads.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "records.hpp"
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <holdfast/db.hpp>
@@ -33,235 +35,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
-
-// A malformed row: the message is already "file:line: what is wrong".
-class bad_data : public std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// Reads a file through a fixed buffer, one byte at a time for the parsers.
-class byte_source {
-  public:
-    explicit byte_source(const fs::path& path) : file_(path, io::open_mode::read) {}
-
-    int get() {
-        if (pos_ == end_ && !refill()) return -1;
-        return static_cast<unsigned char>(buffer_[pos_++]);
-    }
-    int peek() {
-        if (pos_ == end_ && !refill()) return -1;
-        return static_cast<unsigned char>(buffer_[pos_]);
-    }
-    std::uint64_t bytes_read() const noexcept { return consumed_ + pos_; }
-
-  private:
-    bool refill() {
-        consumed_ += end_;
-        pos_ = 0;
-        end_ = file_.read_some(buffer_.data(), buffer_.size());
-        return end_ > 0;
-    }
-
-    io::file file_;
-    std::vector<char> buffer_ = std::vector<char>(256 * 1024);
-    std::size_t pos_ = 0;
-    std::size_t end_ = 0;
-    std::uint64_t consumed_ = 0;
-};
-
-// One record: values and the line it starts on.
-struct record {
-    std::vector<db::value> values;
-    std::size_t line = 0;
-};
-
-// RFC 4180: fields separated by commas, records by CRLF or LF; a quoted field may hold commas,
-// newlines and doubled quotes. An unquoted empty field is NULL, a quoted one ("") the empty
-// string — as PostgreSQL's COPY ... CSV reads them. The first record names the columns.
-class csv_reader {
-  public:
-    csv_reader(byte_source& in, std::string name) : in_(in), name_(std::move(name)) {}
-
-    std::vector<std::string> header() {
-        record r;
-        if (!next(r, false))
-            throw bad_data(name_ + ":1: the file is empty (a CSV header names the columns)");
-        std::vector<std::string> names;
-        for (auto& v : r.values) {
-            if (v.is_null()) throw bad_data(where(r.line) + "empty column name in the header");
-            names.push_back(v.get<std::string>());
-        }
-        width_ = names.size();
-        return names;
-    }
-
-    bool next(record& r, bool check_width = true) {
-        r.values.clear();
-        int c = in_.peek();
-        while (c == '\n' || c == '\r') {  // blank lines carry no record
-            in_.get();
-            if (c == '\n') ++line_;
-            c = in_.peek();
-        }
-        if (c < 0) return false;
-        r.line = line_;
-        std::string field;
-        for (;;) {
-            field.clear();
-            c = in_.get();
-            bool quoted = false;
-            if (c == '"') {
-                quoted = true;
-                const std::size_t opened = line_;
-                for (;;) {
-                    c = in_.get();
-                    if (c < 0)
-                        throw bad_data(where(opened) +
-                                       "unterminated quoted field (the file ends inside it)");
-                    if (c == '"') {
-                        if (in_.peek() == '"') {
-                            in_.get();
-                            field += '"';
-                            continue;
-                        }
-                        break;
-                    }
-                    if (c == '\n') ++line_;
-                    field += static_cast<char>(c);
-                }
-                c = in_.get();
-                if (c != ',' && c != '\n' && c != '\r' && c >= 0)
-                    throw bad_data(where(line_) + "unexpected character after a closing quote");
-            } else {
-                while (c >= 0 && c != ',' && c != '\n' && c != '\r') {
-                    if (c == '"')
-                        throw bad_data(where(line_) +
-                                       "a quote inside an unquoted field (quote the whole field)");
-                    field += static_cast<char>(c);
-                    c = in_.get();
-                }
-            }
-            if (!quoted && field.empty()) {
-                r.values.emplace_back();
-            } else {
-                r.values.emplace_back(std::move(field));
-                field = std::string();
-            }
-            if (c == ',') continue;
-            if (c == '\r' && in_.peek() == '\n') in_.get();
-            if (c == '\n' || c == '\r') ++line_;
-            break;
-        }
-        if (check_width && r.values.size() != width_) {
-            throw bad_data(where(r.line) + "expected " + std::to_string(width_) +
-                           " fields (as in the header), got " + std::to_string(r.values.size()));
-        }
-        return true;
-    }
-
-  private:
-    std::string where(std::size_t line) const { return name_ + ":" + std::to_string(line) + ": "; }
-
-    byte_source& in_;
-    std::string name_;
-    std::size_t line_ = 1;
-    std::size_t width_ = 0;
-};
-
-// One JSON object per line; the first object's keys (in file order) are the columns, later
-// objects may omit some (NULL) but not add new ones.
-class jsonl_reader {
-  public:
-    jsonl_reader(byte_source& in, std::string name) : in_(in), name_(std::move(name)) {}
-
-    std::vector<std::string> header() {
-        if (!read_object())
-            throw bad_data(name_ + ":1: the file is empty (no JSON object names the columns)");
-        std::vector<std::string> names;
-        for (const auto& item : current_.items()) names.push_back(item.key());
-        columns_ = names;
-        pending_ = true;
-        return names;
-    }
-
-    bool next(record& r) {
-        if (!pending_ && !read_object()) return false;
-        pending_ = false;
-        r.line = object_line_;
-        r.values.assign(columns_.size(), db::value());
-        for (const auto& item : current_.items()) {
-            std::size_t i = 0;
-            while (i < columns_.size() && columns_[i] != item.key()) ++i;
-            if (i == columns_.size()) {
-                throw bad_data(where() + "unknown column \"" + item.key() +
-                               "\" (the columns are the keys of the first object)");
-            }
-            r.values[i] = convert(item.value());
-        }
-        return true;
-    }
-
-  private:
-    static db::value convert(const nlohmann::ordered_json& j) {
-        switch (j.type()) {
-            case nlohmann::ordered_json::value_t::null:
-                return {};
-            case nlohmann::ordered_json::value_t::boolean:
-                return db::value(j.get<bool>());
-            case nlohmann::ordered_json::value_t::number_integer:
-                return db::value(j.get<std::int64_t>());
-            case nlohmann::ordered_json::value_t::number_unsigned: {
-                // nlohmann reads every non-negative integer as unsigned.
-                const auto u = j.get<std::uint64_t>();
-                if (u <= static_cast<std::uint64_t>(INT64_MAX))
-                    return db::value(static_cast<std::int64_t>(u));
-                return db::value(std::to_string(u));  // exact, as text
-            }
-            case nlohmann::ordered_json::value_t::number_float:
-                return db::value(j.get<double>());
-            case nlohmann::ordered_json::value_t::string:
-                return db::value(j.get<std::string>());
-            default:  // arrays and objects are stored as their JSON text
-                return db::value(j.dump());
-        }
-    }
-
-    bool read_object() {
-        for (;;) {
-            line_text_.clear();
-            int c = in_.get();
-            if (c < 0) return false;
-            while (c >= 0 && c != '\n') {
-                line_text_ += static_cast<char>(c);
-                c = in_.get();
-            }
-            object_line_ = line_++;
-            if (line_text_.find_first_not_of(" \t\r") == std::string::npos) continue;
-            try {
-                current_ = nlohmann::ordered_json::parse(line_text_);
-            } catch (const nlohmann::json::parse_error& e) {
-                std::string what = e.what();
-                if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-                throw bad_data(where() + "invalid JSON: " + what);
-            }
-            if (!current_.is_object())
-                throw bad_data(where() + "expected a JSON object, got " +
-                               std::string(current_.type_name()));
-            return true;
-        }
-    }
-
-    std::string where() const { return name_ + ":" + std::to_string(object_line_) + ": "; }
-
-    byte_source& in_;
-    std::string name_;
-    std::string line_text_;
-    nlohmann::ordered_json current_;
-    std::vector<std::string> columns_;
-    std::size_t line_ = 1;
-    std::size_t object_line_ = 0;
-    bool pending_ = false;
-};
 
 std::string quote_identifier(std::string_view name) {
     std::string out = "\"";
@@ -316,13 +89,17 @@ std::string format_for(const load_options& options, const std::string& file) {
 }
 
 // Parses a file on its own thread while the caller writes: records travel in batches through
-// a bounded queue, so parsing overlaps the database work and memory stays bounded
-// (queue_depth batches of batch_rows records).
+// a bounded queue, so parsing overlaps the database work and memory stays bounded. A batch
+// ends at batch_rows records or batch_bytes of field data; the queue holds at most
+// queue_depth batches and, unless it is empty, less than queue_bytes. So besides the queue,
+// one batch is being parsed and one written: about 3 x (batch_bytes + the longest record).
 class parsed_batches {
   public:
     using batch = std::vector<record>;
     static constexpr std::size_t batch_rows = 1024;
+    static constexpr std::size_t batch_bytes = std::size_t{1} << 20;
     static constexpr std::size_t queue_depth = 4;
+    static constexpr std::size_t queue_bytes = std::size_t{4} << 20;
 
     // `next` fills a record and returns false at the end of the file; it runs on the parser
     // thread only. `bytes` receives the bytes parsed so far after each batch.
@@ -355,9 +132,11 @@ class parsed_batches {
             if (error_) std::rethrow_exception(error_);
             return false;
         }
-        spare_.push_back(std::move(out));  // its strings keep their capacity for the parser
+        spare_.push_back(std::move(out));  // its vectors keep their capacity for the parser
         out = std::move(ready_.front());
         ready_.pop_front();
+        ready_bytes_ -= ready_batch_bytes_.front();
+        ready_batch_bytes_.pop_front();
         lock.unlock();
         changed_.notify_all();
         return true;
@@ -370,7 +149,11 @@ class parsed_batches {
                 batch b;
                 {
                     std::unique_lock lock(mutex_);
-                    changed_.wait(lock, [&] { return ready_.size() < queue_depth || cancelled_; });
+                    changed_.wait(lock, [&] {
+                        return ready_.empty() ||
+                               (ready_.size() < queue_depth && ready_bytes_ < queue_bytes) ||
+                               cancelled_;
+                    });
                     if (cancelled_) break;
                     if (!spare_.empty()) {
                         b = std::move(spare_.back());
@@ -378,14 +161,24 @@ class parsed_batches {
                     }
                 }
                 b.resize(batch_rows);
-                std::size_t n = 0;
-                while (n < batch_rows && next_(b[n])) ++n;
+                std::size_t n = 0, bytes = 0;
+                bool last = false;
+                while (n < batch_rows && bytes < batch_bytes) {
+                    if (!next_(b[n])) {
+                        last = true;
+                        break;
+                    }
+                    bytes += b[n++].bytes;
+                }
                 b.resize(n);
                 after_batch_();
-                const bool last = n < batch_rows;
                 {
                     std::lock_guard lock(mutex_);
-                    if (n > 0) ready_.push_back(std::move(b));
+                    if (n > 0) {
+                        ready_.push_back(std::move(b));
+                        ready_batch_bytes_.push_back(bytes);
+                        ready_bytes_ += bytes;
+                    }
                     if (last) done_ = true;
                 }
                 changed_.notify_all();
@@ -407,6 +200,8 @@ class parsed_batches {
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<batch> ready_;
+    std::deque<std::size_t> ready_batch_bytes_;  // field data per batch in ready_
+    std::size_t ready_bytes_ = 0;
     std::vector<batch> spare_;
     std::exception_ptr error_;
     bool done_ = false;
@@ -417,14 +212,19 @@ class parsed_batches {
 // Loads one file in one transaction: every row or none.
 void load_file(db::connection& conn, shared_state& shared, file_report& report) {
     const auto format = format_for(shared.options, report.file);
+    record_limits limits;
+    limits.max_record_bytes = shared.options.max_record_bytes;
+    if (auto* lite = conn.as_sqlite())
+        limits.max_columns =
+            static_cast<std::size_t>(sqlite3_limit(lite->native_handle(), SQLITE_LIMIT_COLUMN, -1));
     byte_source in(report.file);
     std::optional<csv_reader> csv;
     std::optional<jsonl_reader> jsonl;
     std::vector<std::string> columns;
     if (format == "csv") {
-        columns = csv.emplace(in, report.file).header();
+        columns = csv.emplace(in, report.file, limits).header();
     } else {
-        columns = jsonl.emplace(in, report.file).header();
+        columns = jsonl.emplace(in, report.file, limits).header();
     }
     auto next = [&](record& r) { return csv ? csv->next(r) : jsonl->next(r); };
 
@@ -636,7 +436,8 @@ int run_load(const load_options& options) {
             if (!r.error.empty()) f["error"] = r.error;
             summary["files"].push_back(f);
         }
-        std::cout << summary.dump() << '\n';
+        // A file name or a message may hold bytes that are not UTF-8: replaced, not fatal.
+        std::cout << summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     } else {
         for (const auto& r : reports) {
             if (r.status == file_status::loaded) {

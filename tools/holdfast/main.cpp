@@ -156,6 +156,13 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
     load_cmd->add_flag("--json", load.json, "Print the summary as one JSON object on stdout");
+    load_cmd
+        ->add_option("--max-record-bytes", load.max_record_bytes,
+                     "Longest record (field data of a CSV record, a JSONL line) before the file "
+                     "is rejected; bounds memory")
+        ->transform(CLI::AsSizeValue(true))
+        ->check(CLI::PositiveNumber)
+        ->default_str("64MiB");
     load_cmd->footer(
         "Examples:\n"
         "  holdfast load a.csv b.csv --into events --dsn sqlite:app.db --create\n"

@@ -58,7 +58,10 @@ class row_formatter {
     void begin(const std::vector<std::string>& columns) {
         columns_ = columns;
         quoted_names_.clear();
-        for (const auto& c : columns_) quoted_names_.push_back(nlohmann::json(c).dump());
+        // A name that is not UTF-8 (SQLite takes any bytes) is printed with U+FFFD, not fatal.
+        for (const auto& c : columns_)
+            quoted_names_.push_back(
+                nlohmann::json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         if (format_ == "csv") {
             for (std::size_t i = 0; i < columns_.size(); ++i) {
                 if (i) buffer_ += ',';

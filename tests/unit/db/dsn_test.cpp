@@ -89,6 +89,38 @@ TEST(RedactDsn, HidesTheSslPassword) {
     EXPECT_EQ(redact_dsn("host=x nosslpassword=y"), "host=x nosslpassword=y");
 }
 
+// Each of these once printed the password: libpq reads a password there, the redaction did
+// not look there (found by fuzz/dsn.cpp, which asks libpq itself).
+TEST(RedactDsn, HidesThePasswordWhereverLibpqReadsOne) {
+    EXPECT_EQ(redact_dsn("dbname=x\npassword=hunter2"), "dbname=x\npassword=***");
+    EXPECT_EQ(redact_dsn("dbname=x\tpassword\t=\thunter2 port=1"),
+              "dbname=x\tpassword\t=\t*** port=1");
+    EXPECT_EQ(redact_dsn("host='a'password=hunter2"), "host='a'password=***");
+    EXPECT_EQ(redact_dsn("password=hun\\ ter2 host=a"), "password=*** host=a");
+    EXPECT_EQ(redact_dsn("postgresql://h/db?pass%77ord=hunter2"),
+              "postgresql://h/db?pass%77ord=***");
+    EXPECT_EQ(redact_dsn("postgresql://app:hun?ter2@h/db"), "postgresql://app:***@h/db");
+    EXPECT_EQ(redact_dsn("postgresql://app@h/db?password=hun#ter2"),
+              "postgresql://app@h/db?password=***");
+    EXPECT_EQ(redact_dsn("postgres://u@?password=@hunter2"), "postgres://u@?password=***");
+    EXPECT_EQ(redact_dsn("postgres://u?x@h:1//?password=hunter2"),
+              "postgres://u?x@h:1//?password=***");
+}
+
+// The value after a "password=" that libpq does not read as a key may itself hold the key
+// libpq does read: every "password" is looked at, also inside values (fuzz/dsn.cpp found it).
+TEST(RedactDsn, HidesAPasswordWhoseKeyHidesInsideAnotherValue) {
+    EXPECT_EQ(redact_dsn("host=x'password= password=\thunter2").find("hunter2"), std::string::npos);
+}
+
+TEST(ParseDsn, SchemeLikeTextInsideAConninfoValueIsNoScheme) {
+    // Once "unsupported scheme" quoting everything before "://", password included.
+    const std::string conninfo = "host=db password=hunter2 options='-c x=a://b'";
+    const auto d = parse_dsn(conninfo);
+    EXPECT_EQ(d.backend, backend_kind::postgresql);
+    EXPECT_EQ(d.target, conninfo);
+}
+
 TEST(ScrubSecret, ReplacesEveryOccurrence) {
     EXPECT_EQ(scrub_secret("pw pw", "pw"), "*** ***");
     EXPECT_EQ(scrub_secret("text", ""), "text");

@@ -1,5 +1,7 @@
 #include <holdfast/pg/connection.hpp>
 // (header under test first: it must compile on its own)
+#include <cmath>
+#include <limits>
 #include <thread>
 
 #include "../db/conformance.hpp"
@@ -188,6 +190,25 @@ TEST_F(PgConnection, TextWithANulByteIsRefusedNotTruncated) {
     EXPECT_THROW(c.query("SELECT $1::text", std::string("a\0b", 3)), usage_error);
     EXPECT_EQ(c.query_one("SELECT length($1::bytea)", blob{std::byte{0}, std::byte{1}}).get<int>(0),
               2);
+}
+
+TEST_F(PgConnection, ResultValuesDecodeByTypeInBothByteaOutputForms) {
+    auto c = connected();
+    const blob bytes{std::byte{0}, std::byte{0xFF}, std::byte{'\\'}, std::byte{'\''}};
+    for (const char* form : {"hex", "escape"}) {
+        c.execute_unprepared(std::string("SET bytea_output = ") + form);
+        const auto r = c.query_one(
+            "SELECT $1::bytea AS b, true AS t, 'NaN'::float8 AS nan, '-Infinity'::float4 AS inf, "
+            "(-32768)::int2 AS small, 'infinity'::timestamptz AS forever, 'x'::text AS text",
+            bytes);
+        EXPECT_EQ(r.get<blob>("b"), bytes) << form;
+        EXPECT_EQ(r.get<bool>("t"), true);
+        EXPECT_TRUE(std::isnan(r.get<double>("nan")));
+        EXPECT_EQ(r.get<double>("inf"), -std::numeric_limits<double>::infinity());
+        EXPECT_EQ(r.get<int>("small"), -32768);
+        EXPECT_EQ(r["forever"], value("infinity"));  // no timestamp for it: kept as text
+        EXPECT_EQ(r["text"], value("x"));
+    }
 }
 
 TEST_F(PgConnection, CopyWriterSurvivesAMoveOfItsConnection) {
