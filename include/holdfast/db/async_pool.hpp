@@ -57,7 +57,11 @@ namespace holdfast::db {
 /// the acquires that need a new connection, each by at most its acquire_timeout.
 ///
 /// @par Thread safety
-/// Every member may be called from any thread; one pool<T> underneath.
+/// acquire(), execute(), execute_batch() and transaction() may be called from any thread;
+/// one pool<T> underneath. open(), close() and stats() must not run concurrently with each
+/// other (close() resets the pool stats() reads). On a multi-threaded io_context, run each
+/// calling coroutine on a strand (asio::make_strand): Asio 1.22 requires a cancellation, such
+/// as an `||` timeout's, to be emitted on the strand of the operation it cancels.
 /// @par Object lifetimes
 /// The executor's execution context must outlive the pool and every operation on it.
 class async_pool {
