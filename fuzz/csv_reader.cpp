@@ -15,60 +15,23 @@
 #include <string_view>
 #include <vector>
 
+#include "reader_check.hpp"
 #include "records.hpp"
 #include <nlohmann/json.hpp>
 
 namespace {
 
-using holdfast::cli::bad_data;
-using holdfast::cli::byte_source;
 using holdfast::cli::csv_reader;
 using holdfast::cli::record;
 using holdfast::cli::record_limits;
 
-[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
-    std::fprintf(stderr, "%s: %.*s\n", what, static_cast<int>(detail.size()), detail.data());
-    std::abort();
-}
-
-struct outcome {
-    std::vector<std::string> names;
-    std::vector<record> records;
-    std::string error;  // empty when the whole file was read
-};
+using holdfast::fuzz::check_text;
+using holdfast::fuzz::fail;
+using holdfast::fuzz::outcome;
+using holdfast::fuzz::same;
 
 outcome read_all(std::string_view bytes, std::size_t chunk, const record_limits& limits) {
-    outcome out;
-    auto in = byte_source::from_memory(bytes, chunk);
-    csv_reader reader(in, "in.csv", limits);
-    try {
-        out.names = reader.header();
-        record r;
-        while (reader.next(r)) out.records.push_back(r);
-    } catch (const bad_data& e) {
-        out.error = e.what();
-        if (out.error.empty()) fail("an empty error message");
-    }
-    return out;
-}
-
-bool same(const outcome& a, const outcome& b) {
-    if (a.names != b.names || a.error != b.error || a.records.size() != b.records.size())
-        return false;
-    for (std::size_t i = 0; i < a.records.size(); ++i) {
-        const auto &x = a.records[i], &y = b.records[i];
-        if (x.values != y.values || x.line != y.line || x.bytes != y.bytes) return false;
-    }
-    return true;
-}
-
-void check_text(std::string_view text) {
-    if (text.find('\0') != std::string_view::npos) fail("a NUL byte in text", text);
-    try {
-        (void)nlohmann::json(std::string(text)).dump();
-    } catch (const nlohmann::json::type_error&) {
-        fail("invalid UTF-8 in text", text);
-    }
+    return holdfast::fuzz::read_file<csv_reader>(bytes, chunk, limits, "in.csv");
 }
 
 std::size_t lines_in(std::string_view file) {

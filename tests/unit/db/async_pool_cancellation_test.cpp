@@ -217,20 +217,12 @@ class CancellationSweep : public ::testing::Test {
   protected:
     void SetUp() override {
         if (!pg_dsn()) GTEST_SKIP() << pg_skip_message;
-        admin_.emplace(pg::connect(*pg_dsn()));
-        admin_->execute_unprepared("CREATE SCHEMA " + schema_);
+        schema_.emplace(*pg_dsn());
         // The sessions under test carry the schema's name as application_name; the checker
         // does not, so it is not counted.
-        dsn_ = dsn_with_application_name(dsn_with_search_path(*pg_dsn(), schema_), schema_);
-        checker_.emplace(pg::connect(dsn_with_search_path(*pg_dsn(), schema_)));
+        dsn_ = dsn_with_application_name(schema_->dsn(), schema_->name());
+        checker_.emplace(pg::connect(schema_->dsn()));
         checker_->execute_unprepared("CREATE TABLE items (k INT NOT NULL, n INT NOT NULL)");
-    }
-    void TearDown() override {
-        checker_.reset();
-        if (admin_) {
-            admin_->execute_unprepared("SET client_min_messages = warning; DROP SCHEMA " + schema_ +
-                                       " CASCADE");
-        }
     }
 
     std::int64_t rows_for(int k) {
@@ -240,7 +232,7 @@ class CancellationSweep : public ::testing::Test {
     std::int64_t sessions() {
         return checker_
             ->query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                        schema_)
+                        schema_->name())
             .get<std::int64_t>(0);
     }
     // A closed session leaves pg_stat_activity shortly after the client closes it: wait for
@@ -277,9 +269,8 @@ class CancellationSweep : public ::testing::Test {
     void sweep_connection(const char* name, bool fresh);
     void sweep_pool(const char* name, pool_start start, bool transaction);
 
-    std::string schema_ = unique_schema_name();
+    std::optional<scratch_schema> schema_;  // declared first: dropped after checker_ closes
     std::string dsn_;
-    std::optional<pg::connection> admin_;
     std::optional<pg::connection> checker_;
 };
 

@@ -73,19 +73,11 @@ class BoundParametersPg : public ::testing::Test {
   protected:
     void SetUp() override {
         if (!pg_dsn()) GTEST_SKIP() << pg_skip_message;
-        admin_.emplace(pg::connect(*pg_dsn()));
-        admin_->execute_unprepared("CREATE SCHEMA " + schema_);
-        dsn_ = dsn_with_search_path(*pg_dsn(), schema_);
+        schema_.emplace(*pg_dsn());
+        dsn_ = schema_->dsn();
     }
-    void TearDown() override {
-        if (admin_) {
-            admin_->execute_unprepared("SET client_min_messages = warning; DROP SCHEMA " + schema_ +
-                                       " CASCADE");
-        }
-    }
-    std::string schema_ = unique_schema_name();
+    std::optional<scratch_schema> schema_;
     std::string dsn_;
-    std::optional<pg::connection> admin_;
 };
 
 TEST_F(BoundParametersPg, RoundTripVerbatimThroughPostgresql) {

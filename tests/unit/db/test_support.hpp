@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <holdfast/pg/connection.hpp>
+
 namespace holdfast::db::testing {
 
 /// A fresh directory under $TMPDIR, removed with its content.
@@ -61,6 +63,37 @@ inline std::string dsn_with_search_path(const std::string& dsn, const std::strin
     }
     return dsn + " options=-csearch_path=" + schema;
 }
+
+/// A schema of its own on the test server: created now, dropped with everything in it on
+/// destruction (close the connections that use it first). dsn() is the server's DSN with the
+/// search_path set to it.
+class scratch_schema {
+  public:
+    explicit scratch_schema(const std::string& server_dsn)
+        : admin_(pg::connect(server_dsn)), dsn_(dsn_with_search_path(server_dsn, name_)) {
+        admin_.execute_unprepared("CREATE SCHEMA " + name_);
+    }
+    ~scratch_schema() {
+        try {
+            admin_.execute_unprepared("SET client_min_messages = warning; DROP SCHEMA " + name_ +
+                                      " CASCADE");
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "cannot drop schema " << name_ << ": " << e.what();
+        }
+    }
+    scratch_schema(const scratch_schema&) = delete;
+    scratch_schema& operator=(const scratch_schema&) = delete;
+
+    const std::string& name() const { return name_; }
+    const std::string& dsn() const { return dsn_; }
+    /// A connection outside the schema (the server's DSN as given).
+    pg::connection& admin() { return admin_; }
+
+  private:
+    std::string name_ = unique_schema_name();
+    pg::connection admin_;
+    std::string dsn_;
+};
 
 /// `dsn` with the session's application_name set to `name` (URI or key=value form), so a
 /// test can count its own sessions in pg_stat_activity.

@@ -44,19 +44,11 @@ class PgBatchOnServer : public ::testing::Test {
   protected:
     void SetUp() override {
         if (!pg_dsn()) GTEST_SKIP() << pg_skip_message;
-        admin_.emplace(pg::connect(*pg_dsn()));
-        admin_->execute_unprepared("CREATE SCHEMA " + schema_);
-        dsn_ = dsn_with_search_path(*pg_dsn(), schema_);
+        schema_.emplace(*pg_dsn());
+        dsn_ = schema_->dsn();
         checker_.emplace(pg::connect(dsn_));
         checker_->execute_unprepared(
             "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT UNIQUE NOT NULL)");
-    }
-    void TearDown() override {
-        checker_.reset();
-        if (admin_) {
-            admin_->execute_unprepared("SET client_min_messages = warning; DROP SCHEMA " + schema_ +
-                                       " CASCADE");
-        }
     }
     std::int64_t count_users() {
         return checker_->query_one("SELECT count(*) FROM users").get<std::int64_t>(0);
@@ -72,9 +64,8 @@ class PgBatchOnServer : public ::testing::Test {
         return PQpipelineStatus(conn.native_handle()) != PQ_PIPELINE_OFF;
     }
 
-    std::string schema_ = unique_schema_name();
+    std::optional<scratch_schema> schema_;  // declared first: dropped after checker_ closes
     std::string dsn_;
-    std::optional<pg::connection> admin_;
     std::optional<pg::connection> checker_;
 };
 
