@@ -14,5 +14,6 @@
 #include <holdfast/core/stream_accumulator.hpp>
 #include <holdfast/core/stream_metrics.hpp>
 #include <holdfast/core/suppress.hpp>
+#include <holdfast/core/time_source.hpp>
 #include <holdfast/core/unique_resource.hpp>
 #include <holdfast/core/with.hpp>

@@ -278,7 +278,7 @@ class async_close_op {
 
 /// A thread-safe pool of resources of type T (database connections, sockets, buffers, ...).
 ///
-/// Semantics (DESIGN §7):
+/// Semantics:
 /// - Acquires are served strictly first in, first out, blocking and asynchronous ones from
 ///   one queue; a returned resource goes straight to the oldest waiter (no barging).
 /// - acquire() waits at most acquire_timeout (30 s by default; pool_options::wait_forever on
@@ -449,12 +449,10 @@ class pool {
     template <class Factory>
     pool(construct_tag, std::optional<executor_type> executor, Factory factory,
          pool_options options, pool_hooks<T> hooks)
-        : core_(std::make_shared<detail::pool_core>(
+        : core_(detail::pool_core::make(
               std::move(options),
               std::make_unique<detail::typed_resource_ops<T>>(std::move(factory), std::move(hooks)),
-              std::move(executor))) {
-        core_->start();
-    }
+              std::move(executor))) {}
 
     std::shared_ptr<detail::pool_core> core_;
 };

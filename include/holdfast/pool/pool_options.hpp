@@ -21,7 +21,7 @@
 #include <memory>
 #include <string>
 
-#include <holdfast/pool/pool_clock.hpp>
+#include <holdfast/core/time_source.hpp>
 
 namespace holdfast {
 
@@ -73,7 +73,7 @@ struct pool_options {
     std::chrono::nanoseconds initial_retry_backoff = std::chrono::milliseconds(100);
     std::chrono::nanoseconds max_retry_backoff = std::chrono::seconds(10);
     /// The time source; null selects coarse_steady_clock. Tests pass a manual_clock.
-    std::shared_ptr<const pool_clock> clock = nullptr;
+    std::shared_ptr<const time_source> clock = nullptr;
 };
 
 }  // namespace holdfast

@@ -1,9 +1,9 @@
-// holdfast/pool/detail/pool_core.hpp — the type-erased state shared by a pool<T>, its leases and
-// its asynchronous operations. Compiled once in src/pool/pool_core.cpp; pool<T> is a thin typed
-// layer over it. Not part of the public API.
+// holdfast/pool/detail/pool_core.hpp — what the pool<T> template needs of the type-erased pool:
+// the slot a resource lives in, the operations pool<T> supplies, the asynchronous waiter, and
+// pool_core's interface. The state and the machinery are compiled once in src/pool/. Not part
+// of the public API.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -11,7 +11,6 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <source_location>
 #include <string_view>
@@ -20,27 +19,26 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <holdfast/pool/pool_clock.hpp>
+#include <holdfast/core/time_source.hpp>
+#include <holdfast/pool/detail/list_hook.hpp>
 #include <holdfast/pool/pool_hooks.hpp>
 #include <holdfast/pool/pool_options.hpp>
 #include <holdfast/pool/pool_stats.hpp>
 
 namespace holdfast::detail {
 
-using pool_time = pool_clock::time_point;
+using pool_time = time_source::time_point;
 
 /// One pooled resource's bookkeeping. pool<T> derives typed_slot<T>, which holds the T.
-/// A slot is in at most one of the pool's two lists (idle or leased) or in none (in an idle
-/// cell, leased without leak detection, being validated, created or destroyed), so one pair of
-/// links serves both. Every open slot is also on the list of all slots (for the statistics).
+/// A slot is in at most one of the pool's lists (idle, leased, or the list of slots to destroy)
+/// or in none (in an idle cell, leased without leak detection, being validated), so one hook
+/// serves them all; every open slot is also on the list of all slots (for the statistics).
 /// The fields are the owner's: the pool's mutex for a slot on a list, the lease holder's for a
 /// leased one; a slot changes hands through the mutex or an idle cell's atomic exchange.
 /// Cache-line aligned: threads using neighbouring slots must not share a line.
 struct alignas(64) pool_slot {
-    pool_slot* prev = nullptr;
-    pool_slot* next = nullptr;
-    pool_slot* all_prev = nullptr;  // the list of all open slots: guarded by the pool's mutex
-    pool_slot* all_next = nullptr;
+    list_hook<pool_slot> link;
+    list_hook<pool_slot> all_link;  // the list of all open slots: guarded by the pool's mutex
     pool_time created_at{};
     pool_time expires_at = pool_time::max();
     pool_time last_returned{};
@@ -56,12 +54,10 @@ struct alignas(64) pool_slot {
     bool leak_reported = false;
 };
 
-/// An acquire queued for a resource. Served strictly in FIFO order: deliver() gives a
-/// returned or created resource to the oldest waiter. Every field is guarded by the pool's
-/// mutex; wake() is called with that mutex held.
+/// An acquire queued for a resource (or an async_close() waiting for the pool to drain).
+/// Every field is guarded by the pool's mutex.
 struct pool_waiter {
-    pool_waiter* prev = nullptr;
-    pool_waiter* next = nullptr;
+    list_hook<pool_waiter> link;
     bool queued = false;
     bool is_async = false;
     /// Set with a slot (already counted as leased) or an error when the wait is over.
@@ -76,6 +72,8 @@ struct pool_waiter {
     pool_time deadline = pool_time::max();
     std::source_location where{};
 
+    /// Ends the wait. Called once `done` or `create_requested` is set; see the waiter kinds for
+    /// whether the pool's mutex is then held.
     virtual void wake() noexcept = 0;
 
   protected:
@@ -138,47 +136,29 @@ struct try_acquire_result {
     bool enqueued = false;      // queued: wait for a wake
 };
 
-/// Histogram of acquire waits (and creation times): bucket 0 is "immediate" (under 1 µs), bucket i
-/// > 0 holds waits in [2^(i-1), 2^i) µs.
-class wait_histogram {
-  public:
-    void record(std::chrono::nanoseconds wait) noexcept;
-    void record_immediate() noexcept { ++buckets_[0]; }
-    /// `extra_immediate` more waits counted in bucket 0 (the fast path's acquires).
-    std::chrono::nanoseconds percentile(double q, std::uint64_t extra_immediate = 0) const noexcept;
-    std::chrono::nanoseconds max() const noexcept { return max_; }
-
-  private:
-    std::array<std::uint64_t, 48> buckets_{};
-    std::chrono::nanoseconds max_{0};
-};
-
-/// The shared state of one pool. Outlives the pool<T> object while leases or asynchronous
-/// operations remain: a lease keeps it alive through the in-use count (no atomic reference
-/// count on the fast path), an operation through a shared_ptr.
+/// The shared state of one pool, as pool<T>, its leases and its operations see it. The state
+/// itself (src/pool/pool_state.hpp) derives from this class; these functions are its entry
+/// points.
 ///
-/// The fast path: idle resources are also kept in a small array of idle cells, one per CPU
-/// (cache-line sized, so threads on different CPUs touch different lines), each holding a
-/// slot pointer, null, or the "blocked" mark. Without waiters, an acquire takes a slot out of
-/// a cell with one compare-exchange and a release puts it back with another, without the
-/// mutex. Whenever the lock-free path must not be used — someone is waiting (FIFO: a returned
-/// resource must go to the oldest waiter), the pool is closed or over its max_size, or leak
-/// detection needs the leased list — the mutex holder exchanges every cell with the blocked
-/// mark, taking the slots there: a release racing with it either put its slot in a cell before
-/// (and the sweep delivers it to the oldest waiter) or finds the cell blocked and returns
-/// under the mutex. An acquire that queues blocks the cells after enqueuing, so no return is
-/// lost; cells are unblocked when the queue empties.
-class pool_core : public std::enable_shared_from_this<pool_core> {
+/// Ownership: a pool<T> and each of its asynchronous operations hold a shared_ptr; a lease
+/// holds a raw pointer and is counted instead (no atomic reference count on the fast path).
+/// When the pool<T> goes (orphan()) while anything is still out, the state keeps a reference
+/// to itself, dropped by whichever ends last of: the leases, and the release() calls and
+/// destructions already under way. So the state lives until the last release has returned,
+/// whatever the interleaving.
+class pool_core {
   public:
-    pool_core(pool_options options, std::unique_ptr<resource_ops> ops,
-              std::optional<asio::any_io_executor> executor);
+    /// Makes the state of a new pool and starts it: opens min_size resources now (no
+    /// executor: failures propagate) or starts the background maintenance (executor).
+    ///
+    /// @par Errors
+    /// std::invalid_argument for max_size or max_concurrent_creations of 0, or min_size >
+    /// max_size; what the factory throws.
+    static std::shared_ptr<pool_core> make(pool_options options, std::unique_ptr<resource_ops> ops,
+                                           std::optional<asio::any_io_executor> executor);
+
     pool_core(const pool_core&) = delete;
     pool_core& operator=(const pool_core&) = delete;
-    ~pool_core();
-
-    /// Opens min_size resources now (no executor: failures propagate) or starts the
-    /// background maintenance (executor).
-    void start();
 
     /// Blocking acquire honouring acquire_timeout. Returns a validated, leased slot.
     pool_slot* acquire(std::source_location where);
@@ -200,8 +180,8 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     /// cancellation (operation_aborted from the operation's cancellation slot).
     try_acquire_result finish_async_wait(async_waiter& waiter, std::error_code ec);
     /// async_close(): closes the pool; returns true when nothing is out (complete at once),
-    /// otherwise queues `waiter` to be woken when the last lease returns and the last
-    /// creation ends, calling `arm(arg)` with the mutex held.
+    /// otherwise queues `waiter` to be woken when the last lease returns, the last creation
+    /// ends and the last resource is destroyed, calling `arm(arg)` with the mutex held.
     bool start_drain_wait(async_waiter& waiter, void (*arm)(void*), void* arg);
     /// After the drain wait completed: null when drained, operation_canceled otherwise.
     std::exception_ptr finish_drain_wait(async_waiter& waiter);
@@ -220,176 +200,17 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     void expire_all() noexcept;
     void run_maintenance() noexcept;
     pool_stats stats() const;
-    /// The pool<T> object is gone: the core lives on until the last lease returns.
+    /// The pool<T> object is going: closes the pool; the state lives on until the last lease
+    /// and the last release under way are done.
     void orphan() noexcept;
 
-    bool is_fatal_error(const std::exception_ptr& e) const noexcept {
-        return ops_->is_fatal_error(e);
-    }
-    const std::optional<asio::any_io_executor>& executor() const noexcept { return executor_; }
-    std::string_view name() const noexcept { return options_.name; }
+    bool is_fatal_error(const std::exception_ptr& error) const noexcept;
+    const std::optional<asio::any_io_executor>& executor() const noexcept;
+    std::string_view name() const noexcept;
 
-  private:
-    enum class close_reason { none, broken, idle, lifetime, max_uses, expired, pool_closed };
-    // A singly linked list of slots to destroy once the mutex is released, through the
-    // slots' own links: collecting them never allocates.
-    struct doomed_list {
-        pool_slot* head = nullptr;
-        void push(pool_slot* s) noexcept {
-            s->prev = nullptr;
-            s->next = head;
-            head = s;
-        }
-    };
-    // Intrusive lists, defined here so the fast path inlines them.
-    struct slot_list {
-        pool_slot* head = nullptr;
-        pool_slot* tail = nullptr;
-        std::size_t count = 0;
-        void push_front(pool_slot* s) noexcept {
-            s->prev = nullptr;
-            s->next = head;
-            (head ? head->prev : tail) = s;
-            head = s;
-            ++count;
-        }
-        void unlink(pool_slot* s) noexcept {
-            (s->prev ? s->prev->next : head) = s->next;
-            (s->next ? s->next->prev : tail) = s->prev;
-            s->prev = s->next = nullptr;
-            --count;
-        }
-        pool_slot* pop_front() noexcept {
-            pool_slot* s = head;
-            if (s) unlink(s);
-            return s;
-        }
-    };
-    struct waiter_list {
-        pool_waiter* head = nullptr;
-        pool_waiter* tail = nullptr;
-        std::size_t count = 0;
-        void push_back(pool_waiter* w) noexcept {
-            w->next = nullptr;
-            w->prev = tail;
-            (tail ? tail->next : head) = w;
-            tail = w;
-            w->queued = true;
-            ++count;
-        }
-        void push_front(pool_waiter* w) noexcept {
-            w->prev = nullptr;
-            w->next = head;
-            (head ? head->prev : tail) = w;
-            head = w;
-            w->queued = true;
-            ++count;
-        }
-        void unlink(pool_waiter* w) noexcept {
-            (w->prev ? w->prev->next : head) = w->next;
-            (w->next ? w->next->prev : tail) = w->prev;
-            w->prev = w->next = nullptr;
-            w->queued = false;
-            --count;
-        }
-    };
-
-    void lease_locked(pool_slot* s, std::source_location where, pool_time now) noexcept;
-    static pool_slot* blocked_mark() noexcept {
-        return reinterpret_cast<pool_slot*>(std::uintptr_t{1});
-    }
-    pool_slot* try_take_cell() noexcept;
-    pool_slot* try_put_cell(pool_slot* s, unsigned start) noexcept;
-    void lease_fast(pool_slot* s, std::source_location where) noexcept;
-    bool retire_stale_fast(pool_slot* s) noexcept;
-    void unblock_cells_locked() noexcept;
-    void sweep_cells_locked() noexcept;
-    std::size_t cells_count() const noexcept;
-    pool_slot* take_idle_locked(doomed_list& doomed) noexcept;
-    void block_cells_locked(doomed_list& doomed) noexcept;
-    void unlease_locked(pool_slot* s) noexcept {
-        if (stamp_lease_time_) leased_.unlink(s);
-        --in_use_;
-    }
-    void notify_drained_locked() noexcept;
-    void deliver_locked(pool_slot* s, pool_time now, doomed_list& doomed) noexcept;
-    void retire_locked(pool_slot* s, close_reason reason, doomed_list& doomed) noexcept;
-    void finish_waiter_locked(pool_waiter& w, pool_slot* s, std::exception_ptr error) noexcept;
-    void enqueue_locked(pool_waiter& w, bool front, doomed_list& doomed) noexcept;
-    void start_creations_locked() noexcept;
-    std::size_t reserve_refill_locked(pool_time now) noexcept;
-    void run_creation(bool for_waiters) noexcept;
-    // Books a creation's outcome: delivers the slot, or the error to the oldest waiter.
-    void finish_creation(bool for_waiters, pool_time started, pool_slot* s,
-                         std::exception_ptr error) noexcept;
-    void schedule_maintenance_locked() noexcept;
-    void maintain(bool may_create_inline) noexcept;
-    bool maintenance_due_locked(pool_time now) const noexcept;
-    pool_time lifetime_end_locked(pool_time now) noexcept;
-    std::chrono::nanoseconds jitter_locked(std::chrono::nanoseconds d, double fraction) noexcept;
-    std::exception_ptr timeout_error_locked(std::chrono::nanoseconds waited, bool rejected,
-                                            bool still_queued) const;
-    std::exception_ptr closed_error() const;
-    void destroy_all(doomed_list& doomed) noexcept {
-        if (doomed.head) destroy_doomed(doomed);
-    }
-    void destroy_doomed(doomed_list& doomed) noexcept;
-    pool_slot* acquire_blocking_once(std::source_location where, pool_time& deadline, bool front);
-    bool validation_due(const pool_slot& s, pool_time now) const noexcept;
-
-    const pool_options options_;
-    const std::unique_ptr<resource_ops> ops_;
-    const std::optional<asio::any_io_executor> executor_;
-    const pool_clock& clock_;
-    const bool stamp_lease_time_;  // leak detection needs the lease time on the fast path
-    const bool default_clock_;
-    const bool has_validate_;
-    const bool has_reset_;
-
-    // One idle cell per cache line: a slot pointer, null, or blocked_mark(). Written without
-    // the mutex only null -> slot (a release) and slot -> null (an acquire); the mark is set
-    // and cleared with the mutex held.
-    struct alignas(64) idle_cell {
-        std::atomic<pool_slot*> slot{nullptr};
-    };
-    const std::unique_ptr<idle_cell[]> cells_;
-    const unsigned cell_mask_;  // cell count - 1 (a power of two)
-    bool cells_blocked_ = false;
-
-    mutable std::mutex mutex_;
-    slot_list idle_;    // most recently returned first: the tail ages out by idle_timeout
-    slot_list leased_;  // for leak detection only (empty when it is off)
-    pool_slot* all_head_ = nullptr;  // every open slot, through all_prev/all_next
-    std::uint64_t retired_fast_uses_ = 0;
-    // Leased plus in an idle cell: a slot moves between the two without the mutex.
-    std::size_t in_use_ = 0;
-    waiter_list waiters_;
-    waiter_list drainers_;  // async_close() operations
-    std::size_t min_size_;
-    std::size_t max_size_;
-    std::size_t size_ = 0;  // idle + leased + creating
-    std::size_t creating_ = 0;
-    // Read without the mutex by the fast path: a slot of an older generation is never
-    // handed out.
-    std::atomic<std::uint64_t> generation_{0};
-    bool closed_ = false;
-    bool orphaned_ = false;
-    std::shared_ptr<pool_core> keep_alive_;  // set when orphaned with leases outstanding
-    std::shared_ptr<asio::steady_timer> maintenance_timer_;
-    pool_time next_maintenance_{};
-    // A copy of next_maintenance_ for the fast release, which leaves lazy maintenance to the
-    // locked path.
-    std::atomic<pool_clock::duration::rep> next_maintenance_tick_{0};
-    // Time of the latest maintenance pass: what returns are stamped with when an executor
-    // runs the passes. Atomic because release reads it before taking the mutex.
-    std::atomic<pool_clock::duration::rep> tick_{0};
-    pool_time next_refill_{};
-    std::chrono::nanoseconds retry_backoff_;
-    std::exception_ptr last_creation_error_;
-    std::uint64_t random_state_;
-    pool_stats counters_;  // counters only; gauges are computed in stats()
-    wait_histogram waits_;
-    wait_histogram creation_times_;  // factory + on_create, successful or not
+  protected:
+    pool_core() = default;
+    ~pool_core() = default;
 };
 
 }  // namespace holdfast::detail
