@@ -277,29 +277,6 @@ try_acquire_result pool_state::finish_async_wait(async_waiter& w, std::error_cod
     return result;
 }
 
-void pool_state::abandon(pool_waiter& w) noexcept {
-    pool_slot* served = nullptr;
-    {
-        lock l(*this);
-        if (w.queued && w.draining) {
-            drainers_.unlink(w);
-            return;
-        }
-        if (w.queued) {
-            waiters_.unlink(w);
-            unblock_cells_locked();
-            ++statistics_.counters.cancelled_waits;
-            return;
-        }
-        if (w.done && w.slot) {
-            served = std::exchange(w.slot, nullptr);
-            w.done = false;
-        }
-    }
-    // The operation died after being served but before completing: return the resource.
-    if (served) release(served, false);
-}
-
 // ---- release ------------------------------------------------------------------------------
 
 // A ready resource (returned and reset, or new) goes straight to the oldest waiter: no
@@ -393,6 +370,14 @@ void pool_state::release(pool_slot* s, bool discard) noexcept {
     l.relock();
     --finishing_;
     notify_drained_locked();
+}
+
+// pool_core's entry points for the fast path, in the same translation unit so that it inlines.
+pool_slot* pool_core::acquire(std::source_location where) {
+    return pool_state::of(*this).acquire(where);
+}
+void pool_core::release(pool_slot* slot, bool discard) noexcept {
+    pool_state::of(*this).release(slot, discard);
 }
 
 }  // namespace holdfast::detail

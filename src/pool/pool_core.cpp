@@ -12,12 +12,7 @@ std::shared_ptr<pool_core> pool_core::make(pool_options options, std::unique_ptr
     return state;
 }
 
-pool_slot* pool_core::acquire(std::source_location where) {
-    return pool_state::of(*this).acquire(where);
-}
-void pool_core::release(pool_slot* slot, bool discard) noexcept {
-    pool_state::of(*this).release(slot, discard);
-}
+// acquire() and release() are in lease_cycle.cpp, beside the fast path they inline.
 try_acquire_result pool_core::try_acquire_or_enqueue(async_waiter& waiter,
                                                      std::source_location where, pool_time deadline,
                                                      bool front, void (*arm)(void*), void* arg) {
@@ -76,6 +71,30 @@ std::string_view pool_core::name() const noexcept {
 
 async_waiter::~async_waiter() {
     if (core_) core_->abandon(*this);
+}
+
+// A waiter that goes away: out of the queue, or its resource back if it was served.
+void pool_state::abandon(pool_waiter& w) noexcept {
+    pool_slot* served = nullptr;
+    {
+        lock l(*this);
+        if (w.queued && w.draining) {
+            drainers_.unlink(w);
+            return;
+        }
+        if (w.queued) {
+            waiters_.unlink(w);
+            unblock_cells_locked();
+            ++statistics_.counters.cancelled_waits;
+            return;
+        }
+        if (w.done && w.slot) {
+            served = std::exchange(w.slot, nullptr);
+            w.done = false;
+        }
+    }
+    // The operation died after being served but before completing: return the resource.
+    if (served) release(served, false);
 }
 
 void async_waiter::wake() noexcept {
