@@ -158,7 +158,6 @@ pool_slot* pool_state::acquire_blocking_once(std::source_location where, pool_ti
         wait_deadline = real_deadline;
     }
     bool timed_out = false;
-    bool served_signal_seen = false;
     for (;;) {
         if (w.create_requested) {
             w.create_requested = false;
@@ -178,15 +177,7 @@ pool_slot* pool_state::acquire_blocking_once(std::source_location where, pool_ti
             start_creations_locked();
             continue;
         }
-        if (w.done) {
-            // Served while not asleep: the wake is on its way; wait for it so the waker is
-            // done with `w` before it goes.
-            if (!served_signal_seen) {
-                l.unlock();
-                w.await_served();
-            }
-            return take_result(w);
-        }
+        if (w.done) return take_result(w);
         if (timed_out) {
             waiters_.unlink(w);
             unblock_cells_locked();
@@ -198,9 +189,8 @@ pool_slot* pool_state::acquire_blocking_once(std::source_location where, pool_ti
         const auto signal = w.wait_until(wait_deadline);
         // Served: the result was set before the wake and the pool is done with `w`, so it is
         // read without the mutex — unless a creation request is still to be answered.
-        if (signal == blocking_waiter::signal::served) {
-            if (!w.create_requested) return take_result(w);
-            served_signal_seen = true;
+        if (signal == blocking_waiter::signal::served && !w.create_requested) {
+            return take_result(w);
         }
         timed_out = signal == blocking_waiter::signal::timed_out;
         l.relock();

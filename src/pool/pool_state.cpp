@@ -108,22 +108,19 @@ void pool_state::start() {
 void pool_state::lock::unlock() noexcept {
     if (!lock_.owns_lock()) return;
     pool_state& s = state_;
-    waiter_list wakes = std::exchange(s.wakes_, {});
     slot_list doomed = std::exchange(s.doomed_, {});
     if (!doomed.empty()) ++s.finishing_;
     // Dropped last, after every access below: it may be the state's last reference.
     std::shared_ptr<pool_state> last;
     if (s.orphaned_ && s.in_use_ == 0 && s.finishing_ == 0) last = std::move(s.keep_alive_);
     lock_.unlock();
-    while (pool_waiter* w = wakes.pop_front()) w->wake();
     if (doomed.empty()) return;
     while (pool_slot* slot = doomed.pop_front()) s.ops_->destroy(slot);
     lock_.lock();
     --s.finishing_;
     s.notify_drained_locked();
     if (s.orphaned_ && s.in_use_ == 0 && s.finishing_ == 0) last = std::move(s.keep_alive_);
-    // Nothing else can have been queued for this unlock: the section above wakes no blocking
-    // waiter and retires nothing.
+    // Nothing else can have been queued for this unlock: the section above retires nothing.
     lock_.unlock();
 }
 
@@ -162,11 +159,9 @@ void pool_state::finish_waiter_locked(pool_waiter& w, pool_slot* s,
     w.slot = s;
     w.error = std::move(error);
     w.done = true;
-    if (w.is_async) {
-        w.wake();  // its timer is only touched under the mutex
-    } else {
-        wakes_.push_back(&w);  // woken after the unlock (waiter_queue.hpp)
-    }
+    // Under the mutex: an asynchronous waiter's timer is only touched here, and a blocking
+    // waiter then returns without the mutex (waiter_queue.hpp).
+    w.wake();
     unblock_cells_locked();
 }
 

@@ -43,9 +43,9 @@ class pool_state final : public pool_core, public std::enable_shared_from_this<p
         return static_cast<const pool_state&>(core);
     }
 
-    /// The pool's mutex, and what must happen once it is released: served blocking waiters
-    /// are woken, retired resources destroyed (outside the mutex: a destructor may take a
-    /// network round trip), and the last reference of an orphaned state dropped. Every
+    /// The pool's mutex, and what must happen once it is released: retired resources are
+    /// destroyed (outside the mutex: a destructor may take a network round trip), and the last
+    /// reference of an orphaned state dropped. Every
     /// critical section goes through one of these.
     class lock {
       public:
@@ -140,8 +140,7 @@ class pool_state final : public pool_core, public std::enable_shared_from_this<p
     std::size_t finishing_ = 0;
     waiter_queue waiters_;
     waiter_queue drainers_;  // async_close() operations
-    // Work for the next unlock: blocking waiters to wake, slots to destroy.
-    waiter_list wakes_;
+    // Retired slots, destroyed at the next unlock.
     slot_list doomed_;
     std::size_t min_size_;
     std::size_t max_size_;

@@ -1,10 +1,12 @@
 // The pool's waiters: the FIFO queue of acquires, and the blocking waiter a thread sleeps in.
 //
 // The queue is served strictly in order: a returned or created resource goes to its head.
-// Asynchronous waiters are woken with the pool's mutex held (a wake cancels the waiter's timer,
-// which only the mutex holder touches). A blocking waiter that was served is woken after the
-// mutex is released, so the thread it wakes does not run straight into the mutex the waker
-// still holds (no lock convoy), and it returns without taking the mutex again.
+// Waiters are woken with the pool's mutex held (an asynchronous waiter's wake cancels its
+// timer, which only the mutex holder touches). A served blocking waiter returns without taking
+// the pool's mutex again, so a handoff costs the woken thread no second trip through it.
+// (Waking after the unlock instead was measured: 7x slower with 8 threads on 4 resources on
+// 2 cores, as a waker preempted between its unlock and the wake leaves a resource with a
+// waiter that does not know it has one.)
 #pragma once
 
 #include <chrono>
@@ -55,13 +57,13 @@ class waiter_queue {
 /// never disturbs the others (no thundering herd on a shared condition variable).
 ///
 /// What woke it travels under its own mutex: `served` (done is set: the pool never touches
-/// the waiter again, so its result may be read without the pool's mutex) or
-/// `create_requested` (the pool asks this thread to run one creation).
+/// the waiter again, so its result may be read without the pool's mutex) or `create` (the pool
+/// asks this thread to run one creation).
 class blocking_waiter final : public pool_waiter {
   public:
     enum class signal { none, served, create, timed_out };
 
-    /// The wait is over (done is set). Called after the pool's mutex is released.
+    /// The wait is over (done is set). Called with the pool's mutex held.
     void wake() noexcept override { raise(signal::served); }
     /// Asks the thread to run a creation. Called with the pool's mutex held.
     void request_creation() noexcept { raise(signal::create); }
@@ -78,21 +80,13 @@ class blocking_waiter final : public pool_waiter {
         return std::exchange(signal_, signal::none);
     }
 
-    /// After seeing `done` under the pool's mutex: waits until the wake that follows has been
-    /// delivered, so the waker has finished with this object before it is destroyed.
-    void await_served() {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [this] { return signal_ == signal::served; });
-        signal_ = signal::none;
-    }
-
   private:
     void raise(signal s) noexcept {
         // Notified with the mutex held: the waiter cannot observe the signal and destroy
         // itself before notify_one() returns.
         std::lock_guard lock(mutex_);
-        // A served wake replaces a pending creation request: the request was withdrawn when
-        // the waiter was served (see pool_state::finish_waiter).
+        // A served wake may replace a pending creation request: the waiter then finds
+        // create_requested still set and gives the reservation back.
         signal_ = s;
         cv_.notify_one();
     }
