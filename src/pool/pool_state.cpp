@@ -329,15 +329,16 @@ pool_stats pool_state::stats() const {
     // The cells change without the mutex: a count of them moves resources between idle and in
     // use, never out of the total.
     const std::size_t in_cells = std::min(idle_.in_cells(), in_use_);
-    return statistics_.snapshot({.size = size_,
-                                 .idle = idle_.list.size() + in_cells,
-                                 .in_use = in_use_ - in_cells,
-                                 .creating = creating_,
-                                 .waiting = waiters_.size(),
-                                 .min_size = min_size_,
-                                 .max_size = max_size_,
-                                 .closed = closed_},
-                                fast);
+    pool_stats result = statistics_.snapshot(fast);
+    result.size = size_;
+    result.idle = idle_.list.size() + in_cells;
+    result.in_use = in_use_ - in_cells;
+    result.creating = creating_;
+    result.waiting = waiters_.size();
+    result.min_size = min_size_;
+    result.max_size = max_size_;
+    result.closed = closed_;
+    return result;
 }
 
 }  // namespace holdfast::detail

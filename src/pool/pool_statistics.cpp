@@ -55,18 +55,9 @@ void pool_statistics::count_close(close_reason reason) noexcept {
     }
 }
 
-pool_stats pool_statistics::snapshot(const pool_gauges& gauges,
-                                     std::uint64_t fast_acquires) const noexcept {
+pool_stats pool_statistics::snapshot(std::uint64_t fast_acquires) const noexcept {
     pool_stats s = counters;
     s.acquired += fast_acquires;
-    s.size = gauges.size;
-    s.idle = gauges.idle;
-    s.in_use = gauges.in_use;
-    s.creating = gauges.creating;
-    s.waiting = gauges.waiting;
-    s.min_size = gauges.min_size;
-    s.max_size = gauges.max_size;
-    s.closed = gauges.closed;
     s.acquire_wait_p50 = acquire_waits.percentile(0.50, fast_acquires);
     s.acquire_wait_p99 = acquire_waits.percentile(0.99, fast_acquires);
     s.acquire_wait_max = acquire_waits.max();

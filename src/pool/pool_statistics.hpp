@@ -31,18 +31,6 @@ class duration_histogram {
     std::chrono::nanoseconds max_{0};
 };
 
-/// The gauges a snapshot needs from the pool, read under its mutex.
-struct pool_gauges {
-    std::size_t size = 0;
-    std::size_t idle = 0;
-    std::size_t in_use = 0;
-    std::size_t creating = 0;
-    std::size_t waiting = 0;
-    std::size_t min_size = 0;
-    std::size_t max_size = 0;
-    bool closed = false;
-};
-
 /// Counters and histograms of one pool.
 class pool_statistics {
   public:
@@ -53,9 +41,9 @@ class pool_statistics {
 
     void count_close(close_reason reason) noexcept;
 
-    /// The snapshot: counters, `gauges`, and the `fast_acquires` taken without the mutex
-    /// (counted as immediate waits).
-    pool_stats snapshot(const pool_gauges& gauges, std::uint64_t fast_acquires) const noexcept;
+    /// The counters and percentiles, with the `fast_acquires` taken without the mutex (counted
+    /// as immediate waits); the caller fills in the gauges.
+    pool_stats snapshot(std::uint64_t fast_acquires) const noexcept;
 };
 
 }  // namespace holdfast::detail
