@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 constexpr std::array<std::string_view, 3> tokens{"Deterministic ", "cleanup, ", "every path."};
 
 // A slow source, e.g. a model streaming tokens: 4 ms before the first chunk, 2 ms between the
-// others. (Sleeping is fine in an example; the unit tests inject a fake clock instead.)
+// others. (Sleeping is fine in an example; the unit tests pass a holdfast::manual_clock instead.)
 holdfast::generator<std::string_view> slow_tokens() {
     std::this_thread::sleep_for(4ms);
     for (std::string_view token : tokens) {

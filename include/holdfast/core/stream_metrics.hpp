@@ -24,6 +24,7 @@
 
 #include <holdfast/core/generator.hpp>
 #include <holdfast/core/stream_accumulator.hpp>
+#include <holdfast/core/time_source.hpp>
 
 namespace holdfast {
 
@@ -43,24 +44,16 @@ struct stream_metrics {
     friend bool operator==(const stream_metrics&, const stream_metrics&) = default;
 };
 
-/// A clock `with_metrics` can read: an object with `now()` whose differences are
-/// `std::chrono` durations. `std::chrono::steady_clock` is one; tests inject a fake.
-template <class Clock>
-concept stream_clock = requires(Clock& clock) {
-    std::chrono::duration_cast<std::chrono::nanoseconds>(clock.now() - clock.now());
-};
-
 namespace detail {
 
 // The coroutine behind with_metrics(). Chunks is `T&` for an lvalue range (the frame keeps a
-// reference) and `T` for an rvalue (the frame owns the moved range).
-template <class Chunks, class Clock>
-generator<std::ranges::range_reference_t<Chunks>, stream_metrics> measure_each(Chunks chunks,
-                                                                               Clock clock) {
-    const auto start = clock.now();
-    const auto elapsed = [&] {
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(clock.now() - start);
-    };
+// reference) and `T` for an rvalue (the frame owns the moved range). The frame keeps a pointer
+// to the clock.
+template <class Chunks>
+generator<std::ranges::range_reference_t<Chunks>, stream_metrics> measure_each(
+    Chunks chunks, const time_source* clock) {
+    const time_source::time_point start = clock->precise_now();
+    const auto elapsed = [&]() -> std::chrono::nanoseconds { return clock->precise_now() - start; };
     stream_metrics metrics;
     for (auto&& chunk : chunks) {
         if (metrics.chunk_count == 0) metrics.time_to_first_byte = elapsed();
@@ -110,22 +103,30 @@ inline void append_unsigned(std::string& out, std::size_t value) {
 ///
 /// The elements are the source's own (`*it` has the source range's reference type, e.g.
 /// `const std::string&` for a `const std::vector<std::string>&`, `std::string&&` for a
-/// `generator<std::string>`): nothing is copied. The clock is read once when iteration starts
-/// (the first resume, i.e. `begin()` — the generator is lazy), once per stream at the first
-/// chunk, and once at exhaustion: O(1) extra work per chunk.
+/// `generator<std::string>`): nothing is copied. The clock (`clock`'s precise_now(); by default
+/// std::chrono::steady_clock through coarse_steady_clock::instance()) is read once when
+/// iteration starts (the first resume, i.e. `begin()` — the generator is lazy), once per stream
+/// at the first chunk, and once at exhaustion: O(1) extra work per chunk. Tests pass a
+/// holdfast::manual_clock and advance it.
 ///
 /// @par Object lifetimes
 /// An lvalue range is referenced, not copied: it must outlive the returned generator. An rvalue
-/// range is moved into the generator's frame. The clock is copied into the frame.
+/// range is moved into the generator's frame. The frame keeps a pointer to `clock`, which must
+/// outlive the generator (the default source always does); a temporary source is rejected at
+/// compile time.
 /// @par Errors
-/// An exception from the range (or the clock) reaches the consumer at the increment that asked
-/// for the next chunk; the generator then has no result (`result()` throws
-/// `std::logic_error`): a failed stream has no metrics.
-template <chunk_range Chunks, stream_clock Clock = std::chrono::steady_clock>
+/// An exception from the range reaches the consumer at the increment that asked for the next
+/// chunk; the generator then has no result (`result()` throws `std::logic_error`): a failed
+/// stream has no metrics.
+template <chunk_range Chunks>
 [[nodiscard]] generator<std::ranges::range_reference_t<Chunks>, stream_metrics> with_metrics(
-    Chunks&& chunks, Clock clock = Clock{}) {
-    return detail::measure_each<Chunks, Clock>(std::forward<Chunks>(chunks), std::move(clock));
+    Chunks&& chunks, const time_source& clock = coarse_steady_clock::instance()) {
+    return detail::measure_each<Chunks>(std::forward<Chunks>(chunks), &clock);
 }
+
+/// Rejects a temporary time source: the generator would keep a dangling pointer to it.
+template <chunk_range Chunks>
+void with_metrics(Chunks&& chunks, const time_source&& clock) = delete;
 
 /// The metrics as one JSON object with the seed's keys and units:
 /// `{"time_to_first_byte_ms": 12.34, "total_time_ms": 56.78, "chunk_count": 3, "total_bytes": 42}`.

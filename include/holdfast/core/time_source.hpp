@@ -9,7 +9,8 @@
 //   p.run_maintenance();                       // the idle resource is evicted
 //
 //   // The same clock drives a timed block or a stream's metrics:
-//   holdfast::timed_block t("load", *clock);
+//   holdfast::timing::timed_block t("load", {}, *clock);
+//   auto measured = holdfast::with_metrics(chunks, *clock);
 #pragma once
 
 #include <atomic>

@@ -20,6 +20,7 @@
 #include <asio/awaitable.hpp>
 
 #include <holdfast/core/stream_metrics.hpp>
+#include <holdfast/core/time_source.hpp>
 #include <holdfast/io/async_chunk_source.hpp>
 
 namespace holdfast::io {
@@ -27,20 +28,26 @@ namespace holdfast::io {
 /// Passes the chunks of an async_chunk_source through unchanged while measuring the stream
 /// into a holdfast::stream_metrics — the asynchronous twin of holdfast::with_metrics().
 ///
-/// The clock is read at the first next() (the start of the stream), at the first chunk, and
-/// at the end: O(1) extra work per chunk. Time spent by the consumer between chunks counts in
-/// total_time, as in the seed.
+/// The clock (`clock`'s precise_now(); by default std::chrono::steady_clock through
+/// coarse_steady_clock::instance()) is read at the first next() (the start of the stream), at
+/// the first chunk, and at the end: O(1) extra work per chunk. Time spent by the consumer
+/// between chunks counts in total_time, as in the seed. Tests pass a holdfast::manual_clock.
 ///
 /// @par Errors
 /// An exception from the source propagates from next(); the stream is then failed and
 /// result() throws `std::logic_error`, as it does before the end of the stream.
 /// @par Thread safety
 /// One consumer at a time (like the source).
-template <async_chunk_source Source, stream_clock Clock = std::chrono::steady_clock>
+/// @par Object lifetimes
+/// The stream keeps a pointer to `clock`, which must outlive it (the default source always
+/// does); a temporary source is rejected at compile time. Moving the stream keeps the pointer.
+template <async_chunk_source Source>
 class metered_stream {
   public:
-    explicit metered_stream(Source source, Clock clock = Clock{})
-        : source_(std::move(source)), clock_(std::move(clock)) {}
+    explicit metered_stream(Source source,
+                            const time_source& clock = coarse_steady_clock::instance())
+        : source_(std::move(source)), clock_(&clock) {}
+    metered_stream(Source source, const time_source&& clock) = delete;
 
     /// The next chunk, or an empty optional at the end of the stream.
     asio::awaitable<std::optional<std::string>> next() {
@@ -49,7 +56,7 @@ class metered_stream {
             throw std::logic_error("holdfast::io::metered_stream: the stream already failed");
         }
         if (state_ == state::not_started) {
-            start_ = clock_.now();
+            start_ = clock_->precise_now();
             state_ = state::streaming;
         }
         std::optional<std::string> chunk;
@@ -87,21 +94,25 @@ class metered_stream {
   private:
     enum class state { not_started, streaming, finished, failed };
 
-    std::chrono::nanoseconds elapsed() {
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now() - start_);
-    }
+    std::chrono::nanoseconds elapsed() const noexcept { return clock_->precise_now() - start_; }
 
     Source source_;
-    Clock clock_;
-    decltype(std::declval<Clock&>().now()) start_{};
+    const time_source* clock_;
+    time_source::time_point start_{};
     stream_metrics metrics_;
     state state_ = state::not_started;
 };
 
-/// Wraps `source` in a metered_stream (S10 for asynchronous sources).
-template <async_chunk_source Source, stream_clock Clock = std::chrono::steady_clock>
-[[nodiscard]] metered_stream<Source, Clock> with_metrics(Source source, Clock clock = Clock{}) {
-    return metered_stream<Source, Clock>(std::move(source), std::move(clock));
+/// Wraps `source` in a metered_stream (S10 for asynchronous sources), timed on `clock`, which
+/// must outlive the stream.
+template <async_chunk_source Source>
+[[nodiscard]] metered_stream<Source> with_metrics(
+    Source source, const time_source& clock = coarse_steady_clock::instance()) {
+    return metered_stream<Source>(std::move(source), clock);
 }
+
+/// Rejects a temporary time source: the stream would keep a dangling pointer to it.
+template <async_chunk_source Source>
+void with_metrics(Source source, const time_source&& clock) = delete;
 
 }  // namespace holdfast::io

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include <holdfast/core/time_source.hpp>
 #include <holdfast/timing/default_sink.hpp>
 #include <holdfast/timing/log_event.hpp>
 #include <holdfast/timing/log_sink.hpp>
@@ -55,8 +56,8 @@ enum class block_end : unsigned char {
     failed_unseen,  // left by an exception in flight that a destructor cannot name (RAII form)
 };
 
-// Out of line (src/timing/timed_block.cpp): the work of an enabled block is the same for every
-// clock, so only the clock reads are instantiated in user code.
+// Out of line (src/timing/timed_block.cpp): only the clock reads and the enabled check are
+// inlined in user code.
 void start_timed_block(std::vector<log_field>& fields, std::initializer_list<log_field> caller);
 void end_timed_block(log_sink& sink, std::string_view name, std::vector<log_field>& fields,
                      std::chrono::nanoseconds elapsed, block_end end,
@@ -64,8 +65,9 @@ void end_timed_block(log_sink& sink, std::string_view name, std::vector<log_fiel
 
 }  // namespace detail
 
-/// Times the code between its construction (or enter()) and its destruction (or exit()) on
-/// `Clock`, then writes exactly one event to its sink:
+/// Times the code between its construction (or enter()) and its destruction (or exit()) on a
+/// holdfast::time_source (coarse_steady_clock::instance() unless one is given, read with
+/// precise_now(), i.e. std::chrono::steady_clock), then writes exactly one event to its sink:
 /// - `"<name> completed"` at level info, with fields `duration_seconds` (see rounded_seconds())
 ///   followed by the caller's fields, when the block is left normally;
 /// - `"<name> failed"` at level error, with the same fields plus `error`, when it is left by an
@@ -83,6 +85,9 @@ void end_timed_block(log_sink& sink, std::string_view name, std::vector<log_fiel
 /// The RAII form works across `co_await`: the object lives in the coroutine frame and the
 /// duration includes the time suspended.
 ///
+/// Tests pass a holdfast::manual_clock as the last argument
+/// (`timed_block t(sink, "fetch", {}, clock);`) and advance it instead of sleeping.
+///
 /// @par Coroutine caveat
 /// std::uncaught_exceptions() counts per thread, not per coroutine (DESIGN §2). A frame
 /// destroyed or resumed-to-completion while its thread is unwinding another exception (for
@@ -95,34 +100,82 @@ void end_timed_block(log_sink& sink, std::string_view name, std::vector<log_fiel
 /// @par Cost
 /// When the sink does not log errors (a null_sink, or a threshold above error) the block reads
 /// no clock and allocates nothing: construction is one atomic load of the default sink, one of
-/// its threshold, and std::uncaught_exceptions(). Otherwise: two clock reads, a copy of the
-/// name and fields, and the sink's work at the end.
+/// its threshold, and std::uncaught_exceptions(). Otherwise: two clock reads (precise_now(),
+/// a virtual call), a copy of the name and fields, and the sink's work at the end.
 ///
 /// @par Exception safety
 /// Logging never throws out of the block: an exception from the sink (or from allocating the
 /// event) goes to holdfast::report_cleanup_error(). The constructor may throw std::bad_alloc
 /// while copying the name and fields; then no event is written.
 /// @par Thread safety
-/// One block belongs to one scope; different blocks may share a sink across threads.
+/// One block belongs to one scope; different blocks may share a sink and a time source across
+/// threads.
 /// @par Object lifetimes
-/// The sink must outlive the block (the default sink always does). The name and the fields are
-/// copied.
-///
-/// `Clock` meets the standard's Clock requirements and its now() does not throw; tests inject
-/// a fake clock with a static now().
-template <class Clock = std::chrono::steady_clock>
-class [[nodiscard("an unnamed timed_block ends at once: give it a name")]] basic_timed_block {
+/// The sink and the time source must outlive the block (the default sink and the default
+/// source always do); the block keeps a pointer to each. A temporary source is rejected at
+/// compile time. The name and the fields are copied.
+class [[nodiscard("an unnamed timed_block ends at once: give it a name")]] timed_block {
   public:
-    using clock = Clock;
-
     /// Starts timing a block named `name`, logging to default_sink().
-    [[nodiscard]] explicit basic_timed_block(std::string_view name,
-                                             std::initializer_list<log_field> fields = {})
-        : basic_timed_block(default_sink(), name, fields) {}
+    [[nodiscard]] explicit timed_block(std::string_view name,
+                                       std::initializer_list<log_field> fields = {})
+        : timed_block(default_sink(), name, fields, nullptr) {}
+
+    /// Starts timing a block named `name` on `clock`, logging to default_sink().
+    [[nodiscard]] timed_block(std::string_view name, std::initializer_list<log_field> fields,
+                              const time_source& clock)
+        : timed_block(default_sink(), name, fields, &clock) {}
+    timed_block(std::string_view name, std::initializer_list<log_field> fields,
+                const time_source&& clock) = delete;
 
     /// Starts timing a block named `name`, logging to `sink`.
-    [[nodiscard]] basic_timed_block(log_sink & sink, std::string_view name,
-                                    std::initializer_list<log_field> fields = {})
+    [[nodiscard]] timed_block(log_sink & sink, std::string_view name,
+                              std::initializer_list<log_field> fields = {})
+        : timed_block(sink, name, fields, nullptr) {}
+
+    /// Starts timing a block named `name` on `clock`, logging to `sink`.
+    [[nodiscard]] timed_block(log_sink & sink, std::string_view name,
+                              std::initializer_list<log_field> fields, const time_source& clock)
+        : timed_block(sink, name, fields, &clock) {}
+    timed_block(log_sink & sink, std::string_view name, std::initializer_list<log_field> fields,
+                const time_source&& clock) = delete;
+
+    timed_block(const timed_block&) = delete;
+    timed_block& operator=(const timed_block&) = delete;
+
+    /// Logs "completed", or "failed" if the scope is being left by an exception, unless exit()
+    /// already logged.
+    ~timed_block() {
+        if (sink_ == nullptr) return;
+        const auto elapsed = clock_->precise_now() - start_;
+        const auto end = std::uncaught_exceptions() > uncaught_on_entry_
+                             ? detail::block_end::failed_unseen
+                             : detail::block_end::completed;
+        detail::end_timed_block(*sink_, name_, fields_, elapsed, end, nullptr);
+    }
+
+    /// Context-manager entry: restarts the clock, so the duration covers the body only.
+    void enter() noexcept {
+        if (sink_ != nullptr) start_ = clock_->precise_now();
+    }
+
+    /// Context-manager exit: logs "completed" when `error` is null and "failed" with its
+    /// message otherwise; the destructor then logs nothing. Never suppresses `error`.
+    void exit(std::exception_ptr error) noexcept {
+        if (sink_ == nullptr) return;
+        const auto elapsed = clock_->precise_now() - start_;
+        log_sink& sink = *sink_;
+        sink_ = nullptr;
+        detail::end_timed_block(sink, name_, fields_, elapsed,
+                                error ? detail::block_end::failed : detail::block_end::completed,
+                                error);
+    }
+
+  private:
+    // `clock` null: the default source, looked up only when the block is enabled so that a
+    // disabled block does not even touch it.
+    timed_block(log_sink & sink, std::string_view name, std::initializer_list<log_field> fields,
+                const time_source* clock)
         : uncaught_on_entry_(std::uncaught_exceptions()) {
         // "failed" is the most severe event a block writes: if the sink drops even that, the
         // block is disabled and does nothing at all.
@@ -130,51 +183,16 @@ class [[nodiscard("an unnamed timed_block ends at once: give it a name")]] basic
         name_.assign(name);
         detail::start_timed_block(fields_, fields);
         sink_ = &sink;
-        start_ = Clock::now();
+        clock_ = clock != nullptr ? clock : &coarse_steady_clock::instance();
+        start_ = clock_->precise_now();
     }
 
-    basic_timed_block(const basic_timed_block&) = delete;
-    basic_timed_block& operator=(const basic_timed_block&) = delete;
-
-    /// Logs "completed", or "failed" if the scope is being left by an exception, unless exit()
-    /// already logged.
-    ~basic_timed_block() {
-        if (sink_ == nullptr) return;
-        const auto elapsed = Clock::now() - start_;
-        const auto end = std::uncaught_exceptions() > uncaught_on_entry_
-                             ? detail::block_end::failed_unseen
-                             : detail::block_end::completed;
-        detail::end_timed_block(*sink_, name_, fields_,
-                                std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed), end,
-                                nullptr);
-    }
-
-    /// Context-manager entry: restarts the clock, so the duration covers the body only.
-    void enter() noexcept {
-        if (sink_ != nullptr) start_ = Clock::now();
-    }
-
-    /// Context-manager exit: logs "completed" when `error` is null and "failed" with its
-    /// message otherwise; the destructor then logs nothing. Never suppresses `error`.
-    void exit(std::exception_ptr error) noexcept {
-        if (sink_ == nullptr) return;
-        const auto elapsed = Clock::now() - start_;
-        log_sink& sink = *sink_;
-        sink_ = nullptr;
-        detail::end_timed_block(
-            sink, name_, fields_, std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed),
-            error ? detail::block_end::failed : detail::block_end::completed, error);
-    }
-
-  private:
     log_sink* sink_ = nullptr;  // null: disabled, or already logged
-    typename Clock::time_point start_{};
+    const time_source* clock_ = nullptr;
+    time_source::time_point start_{};
     int uncaught_on_entry_;
     std::string name_;
     std::vector<log_field> fields_;  // [0] is duration_seconds, then the caller's fields
 };
-
-/// A timed block on std::chrono::steady_clock: see basic_timed_block.
-using timed_block = basic_timed_block<std::chrono::steady_clock>;
 
 }  // namespace holdfast::timing

@@ -19,6 +19,7 @@
 
 #include <holdfast/core/stream_accumulator.hpp>
 #include <holdfast/core/stream_metrics.hpp>
+#include <holdfast/core/time_source.hpp>
 
 // ---- allocation counting -----------------------------------------------------------------
 // Every operator new in this test binary goes through here, so a test can count the heap
@@ -74,35 +75,32 @@ generator<std::string_view> failing_after(std::vector<std::string> chunks) {
     throw std::runtime_error("connection reset by peer");
 }
 
-// A clock whose time only moves when a test says so.
-class fake_clock {
-  public:
-    explicit fake_clock(const std::chrono::nanoseconds& current) : current_(&current) {}
-    std::chrono::steady_clock::time_point now() const {
-        return std::chrono::steady_clock::time_point(*current_);
-    }
+using holdfast::manual_clock;
 
-  private:
-    const std::chrono::nanoseconds* current_;
+// with_metrics reads any holdfast::time_source the caller keeps alive, and rejects a temporary
+// one: the generator keeps a pointer to it.
+template <class Clock>
+concept meters_with = requires(const std::vector<std::string>& chunks, Clock&& clock) {
+    holdfast::with_metrics(chunks, std::forward<Clock>(clock));
 };
-static_assert(holdfast::stream_clock<fake_clock>);
-static_assert(holdfast::stream_clock<std::chrono::steady_clock>);
+static_assert(meters_with<const manual_clock&>);
+static_assert(meters_with<const holdfast::time_source&>);
+static_assert(!meters_with<manual_clock>);
 
 struct timed_chunk {
     std::chrono::nanoseconds delay;  // how long the source takes to produce the chunk
     std::string text;
 };
 
-// A slow source: advances the fake time by each chunk's delay before yielding it, then by
+// A slow source: advances `clock` by each chunk's delay before yielding it, then by
 // `closing` before reporting the end of the stream.
-generator<std::string_view> slow_source(std::chrono::nanoseconds& time,
-                                        std::vector<timed_chunk> chunks,
+generator<std::string_view> slow_source(manual_clock& clock, std::vector<timed_chunk> chunks,
                                         std::chrono::nanoseconds closing = 0ns) {
     for (const auto& chunk : chunks) {
-        time += chunk.delay;
+        clock.advance(chunk.delay);
         co_yield chunk.text;
     }
-    time += closing;
+    clock.advance(closing);
 }
 
 // ---- stream_accumulator: failure paths ---------------------------------------------------
@@ -366,8 +364,8 @@ TEST(WithAccumulation, MeasurableRangeIsAccumulatedInOneBuffer) {
 // ---- with_metrics ------------------------------------------------------------------------
 
 TEST(WithMetrics, ExceptionFromSourcePropagatesAndNoMetricsAreReturned) {
-    std::chrono::nanoseconds time{0};
-    auto measured = holdfast::with_metrics(failing_after({"a", "bc"}), fake_clock(time));
+    const manual_clock clock;
+    auto measured = holdfast::with_metrics(failing_after({"a", "bc"}), clock);
     std::string seen;
     try {
         for (std::string_view chunk : measured) seen += chunk;
@@ -380,8 +378,8 @@ TEST(WithMetrics, ExceptionFromSourcePropagatesAndNoMetricsAreReturned) {
 }
 
 TEST(WithMetrics, EmptyStreamHasZeroTimeToFirstByteAndNoChunks) {
-    std::chrono::nanoseconds time{0};
-    auto measured = holdfast::with_metrics(slow_source(time, {}, 5ms), fake_clock(time));
+    manual_clock clock;
+    auto measured = holdfast::with_metrics(slow_source(clock, {}, 5ms), clock);
     EXPECT_TRUE(measured.begin() == measured.end());
     const stream_metrics metrics = measured.result();
     EXPECT_EQ(metrics.time_to_first_byte, 0ns);
@@ -390,15 +388,16 @@ TEST(WithMetrics, EmptyStreamHasZeroTimeToFirstByteAndNoChunks) {
     EXPECT_EQ(metrics.total_bytes, 0u);
 }
 
-TEST(WithMetrics, MeasuresExactTimesWithFakeClock) {
-    std::chrono::nanoseconds time{0};
+TEST(WithMetrics, MeasuresExactTimesWithAManualClock) {
+    manual_clock clock;
     auto measured = holdfast::with_metrics(
-        slow_source(time, {{10ms, "ab"}, {3ms, "cde"}, {3ms, "f"}}, 2ms), fake_clock(time));
-    time += 100ms;  // before iteration starts: not counted (the generator is lazy)
+        slow_source(clock, {{10ms, "ab"}, {3ms, "cde"}, {3ms, "f"}}, 2ms), clock);
+    clock.advance(100ms);  // before iteration starts: not counted (the generator is lazy)
     std::string seen;
     for (std::string_view chunk : measured) {
         seen += chunk;
-        time += 1ms;  // the consumer's work between chunks counts in total_time, as in the seed
+        clock.advance(
+            1ms);  // the consumer's work between chunks counts in total_time, as in the seed
     }
     EXPECT_EQ(seen, "abcdef");
     const stream_metrics& metrics = measured.result();
@@ -439,9 +438,9 @@ TEST(WithMetrics, SteadyClockByDefault) {
 }
 
 TEST(WithMetrics, ComposesWithWithAccumulation) {
-    std::chrono::nanoseconds time{0};
+    manual_clock clock;
     auto measured =
-        holdfast::with_metrics(slow_source(time, {{1ms, "to"}, {2ms, "gether"}}), fake_clock(time));
+        holdfast::with_metrics(slow_source(clock, {{1ms, "to"}, {2ms, "gether"}}), clock);
     auto steps = holdfast::with_accumulation(measured);
     for (auto&& step : steps) (void)step;
     EXPECT_EQ(steps.result(), "together");

@@ -1,11 +1,12 @@
 #include <chrono>
 #include <exception>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -15,6 +16,7 @@
 #include <asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <holdfast/core/time_source.hpp>
 #include <holdfast/io/async_stream_accumulation.hpp>
 #include <holdfast/io/async_stream_metrics.hpp>
 #include <holdfast/io/byte_sink.hpp>
@@ -28,13 +30,33 @@ using namespace std::chrono_literals;
 using holdfast::io::channel_chunk_reader;
 using holdfast::io::chunk_channel;
 
-// Every now() is one millisecond after the previous one: the metrics then show exactly how
-// often, and in which order, the clock was read.
-struct ticking_clock {
-    std::shared_ptr<int> reads = std::make_shared<int>(0);
-    using time_point = std::chrono::steady_clock::time_point;
-    time_point now() const { return time_point(std::chrono::milliseconds(++*reads)); }
+// Every precise read is one millisecond after the previous one: the metrics then show exactly
+// how often, and in which order, the clock was read. Coarse reads do not move it.
+class ticking_clock final : public holdfast::time_source {
+  public:
+    time_point now() const noexcept override {
+        return time_point(std::chrono::milliseconds(reads));
+    }
+    time_point precise_now() const noexcept override {
+        return time_point(std::chrono::milliseconds(++reads));
+    }
+    bool follows_real_time() const noexcept override { return false; }
+
+    mutable int reads = 0;
 };
+
+// io::with_metrics reads any holdfast::time_source the caller keeps alive, and rejects a
+// temporary one: the stream keeps a pointer to it.
+template <class Clock>
+concept meters_with = requires(chunk_channel& channel, Clock&& clock) {
+    holdfast::io::with_metrics(channel_chunk_reader(channel), std::forward<Clock>(clock));
+};
+static_assert(meters_with<const ticking_clock&>);
+static_assert(!meters_with<ticking_clock>);
+static_assert(std::is_constructible_v<holdfast::io::metered_stream<channel_chunk_reader>,
+                                      channel_chunk_reader, const ticking_clock&>);
+static_assert(!std::is_constructible_v<holdfast::io::metered_stream<channel_chunk_reader>,
+                                       channel_chunk_reader, ticking_clock>);
 
 // Runs `coroutine` to completion on `io` and rethrows its exception, if any.
 template <class Awaitable>
@@ -59,7 +81,8 @@ TEST(AsyncStreamMetrics, ASourceErrorPropagatesAndLeavesNoMetrics) {
     asio::io_context io;
     chunk_channel channel(io, 4);
     asio::co_spawn(io, send_all(channel, {"ab"}, asio::error::connection_reset), asio::detached);
-    auto measured = holdfast::io::with_metrics(channel_chunk_reader(channel), ticking_clock{});
+    const ticking_clock clock;
+    auto measured = holdfast::io::with_metrics(channel_chunk_reader(channel), clock);
     int chunks = 0;
     EXPECT_THROW(run(io,
                      [&]() -> asio::awaitable<void> {
@@ -102,7 +125,7 @@ TEST(AsyncStreamMetrics, MeasuresAChannelStreamAndPassesChunksThrough) {
     asio::io_context io;
     chunk_channel channel(io, 4);
     asio::co_spawn(io, send_all(channel, {"ab", "cde", "f"}), asio::detached);
-    ticking_clock clock;
+    const ticking_clock clock;
     auto measured = holdfast::io::with_metrics(channel_chunk_reader(channel), clock);
     std::vector<std::string> seen;
     run(io, [&]() -> asio::awaitable<void> {
@@ -114,14 +137,15 @@ TEST(AsyncStreamMetrics, MeasuresAChannelStreamAndPassesChunksThrough) {
     EXPECT_EQ(metrics.total_bytes, 6u);
     EXPECT_EQ(metrics.time_to_first_byte, 1ms);  // read 1: start, read 2: first chunk
     EXPECT_EQ(metrics.total_time, 2ms);          // read 3: the end — three reads in all
-    EXPECT_EQ(*clock.reads, 3);
+    EXPECT_EQ(clock.reads, 3);
 }
 
 TEST(AsyncStreamMetrics, AnEmptyStreamHasNoTimeToFirstByte) {
     asio::io_context io;
     chunk_channel channel(io, 4);
     asio::co_spawn(io, send_all(channel, {}), asio::detached);
-    auto measured = holdfast::io::with_metrics(channel_chunk_reader(channel), ticking_clock{});
+    const ticking_clock clock;
+    auto measured = holdfast::io::with_metrics(channel_chunk_reader(channel), clock);
     run(io, [&]() -> asio::awaitable<void> {
         EXPECT_FALSE(co_await measured.next());
         EXPECT_FALSE(co_await measured.next());  // stays ended

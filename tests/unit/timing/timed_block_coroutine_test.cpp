@@ -1,5 +1,5 @@
 // timed_block across co_await: the RAII object lives in an Asio coroutine frame, the coroutine
-// suspends on a real steady_timer, and the fake clock advances while it is suspended.
+// suspends on a real steady_timer, and a manual clock advances while it is suspended.
 #include <chrono>
 #include <exception>
 #include <stdexcept>
@@ -9,6 +9,7 @@
 #include <asio.hpp>
 #include <gtest/gtest.h>
 
+#include <holdfast/core/time_source.hpp>
 #include <holdfast/core/with.hpp>
 #include <holdfast/timing/timed_block.hpp>
 
@@ -17,10 +18,9 @@ namespace {
 using holdfast::timing::field_value;
 using holdfast::timing::log_level;
 using holdfast_test::capture_sink;
-using holdfast_test::fake_clock;
 using namespace std::chrono_literals;
 
-using fake_timed_block = holdfast::timing::basic_timed_block<fake_clock>;
+using holdfast::timing::timed_block;
 
 // Waits on a timer that never expires by itself; the test wakes it by cancelling it, so no
 // test waits for wall-clock time.
@@ -29,38 +29,38 @@ asio::awaitable<void> wait_until_woken(asio::steady_timer& timer) {
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<void> fetch(capture_sink& sink, asio::steady_timer& timer, bool fail) {
-    fake_timed_block t(sink, "fetch", {{"id", 7}});
+asio::awaitable<void> fetch(capture_sink& sink, holdfast::manual_clock& clock,
+                            asio::steady_timer& timer, bool fail) {
+    timed_block t(sink, "fetch", {{"id", 7}}, clock);
     co_await wait_until_woken(timer);
-    fake_clock::advance(1ms);  // work after the resume counts too
+    clock.advance(1ms);  // work after the resume counts too
     if (fail) throw std::runtime_error("peer closed");
 }
 
 class TimedBlockAcrossCoAwait : public ::testing::Test {
   protected:
-    void SetUp() override { fake_clock::reset(); }
-
-    // Runs fetch() to its suspension, advances the fake clock by 250 ms while it is
+    // Runs fetch() to its suspension, advances the clock by 250 ms while it is
     // suspended, wakes it, and returns what the coroutine finished with.
     std::exception_ptr run_fetch(bool fail) {
         asio::io_context io;
         asio::steady_timer timer(io, asio::steady_timer::time_point::max());
         std::exception_ptr outcome;
         bool finished = false;
-        asio::co_spawn(io, fetch(sink, timer, fail), [&](std::exception_ptr e) {
+        asio::co_spawn(io, fetch(sink, clock, timer, fail), [&](std::exception_ptr e) {
             outcome = e;
             finished = true;
         });
         io.poll();  // runs the coroutine up to its co_await on the timer
         EXPECT_FALSE(finished);
         EXPECT_TRUE(sink.events().empty()) << "nothing is logged while suspended";
-        fake_clock::advance(250ms);
+        clock.advance(250ms);
         timer.cancel();
         io.run();
         EXPECT_TRUE(finished);
         return outcome;
     }
 
+    holdfast::manual_clock clock;
     capture_sink sink;
 };
 
@@ -84,13 +84,14 @@ TEST_F(TimedBlockAcrossCoAwait, AnExceptionFromTheCoroutineBodyIsLoggedAsFailedA
     EXPECT_EQ(std::get<double>(events[0].field("duration_seconds")->get()), 0.251);
 }
 
-asio::awaitable<int> fetch_with(capture_sink& sink, asio::steady_timer& timer) {
+asio::awaitable<int> fetch_with(capture_sink& sink, holdfast::manual_clock& clock,
+                                asio::steady_timer& timer) {
     // Context-manager form around a synchronous step inside a coroutine; the exact outcome
     // comes from the exception_ptr.
-    fake_timed_block block(sink, "parse");
+    timed_block block(sink, "parse", {}, clock);
     co_await wait_until_woken(timer);
-    co_return holdfast::with(block, [] {
-        fake_clock::advance(2ms);
+    co_return holdfast::with(block, [&clock] {
+        clock.advance(2ms);
         return 3;
     });
 }
@@ -99,12 +100,12 @@ TEST_F(TimedBlockAcrossCoAwait, ContextManagerFormInsideACoroutineLogsOnce) {
     asio::io_context io;
     asio::steady_timer timer(io, asio::steady_timer::time_point::max());
     int result = 0;
-    asio::co_spawn(io, fetch_with(sink, timer), [&](std::exception_ptr e, int value) {
+    asio::co_spawn(io, fetch_with(sink, clock, timer), [&](std::exception_ptr e, int value) {
         EXPECT_FALSE(e);
         result = value;
     });
     io.poll();
-    fake_clock::advance(1s);  // before enter(): not part of the body
+    clock.advance(1s);  // before enter(): not part of the body
     timer.cancel();
     io.run();
     EXPECT_EQ(result, 3);

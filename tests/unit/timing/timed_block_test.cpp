@@ -1,5 +1,6 @@
 #include <chrono>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <holdfast/core/cleanup_error.hpp>
+#include <holdfast/core/time_source.hpp>
 #include <holdfast/core/with.hpp>
 #include <holdfast/timing/null_sink.hpp>
 #include <holdfast/timing/spdlog_sink.hpp>
@@ -25,21 +27,38 @@ using holdfast::timing::field_value;
 using holdfast::timing::log_level;
 using holdfast::timing::rounded_seconds;
 using holdfast_test::capture_sink;
-using holdfast_test::fake_clock;
 using namespace std::chrono_literals;
 
-using fake_timed_block = holdfast::timing::basic_timed_block<fake_clock>;
+using holdfast::timing::timed_block;
 
-static_assert(!std::is_copy_constructible_v<fake_timed_block>);
-static_assert(!std::is_move_constructible_v<fake_timed_block>);
-static_assert(holdfast::context_manager<fake_timed_block>);
-static_assert(!holdfast::suppressing_context_manager<fake_timed_block>,
+static_assert(!std::is_copy_constructible_v<timed_block>);
+static_assert(!std::is_move_constructible_v<timed_block>);
+static_assert(holdfast::context_manager<timed_block>);
+static_assert(!holdfast::suppressing_context_manager<timed_block>,
               "a timed block never swallows the exception it times");
+// The block keeps a pointer to its time source: a temporary one would dangle.
+static_assert(!std::is_constructible_v<timed_block, holdfast::timing::log_sink&, const char*,
+                                       std::initializer_list<holdfast::timing::log_field>,
+                                       holdfast::manual_clock>);
+static_assert(std::is_constructible_v<timed_block, holdfast::timing::log_sink&, const char*,
+                                      std::initializer_list<holdfast::timing::log_field>,
+                                      holdfast::manual_clock&>);
 
 class TimedBlock : public ::testing::Test {
   protected:
-    void SetUp() override { fake_clock::reset(); }
+    holdfast::manual_clock clock;
     capture_sink sink;
+};
+
+// A source no test may read: for blocks that must not touch the clock.
+class unreadable_clock final : public holdfast::time_source {
+  public:
+    time_point now() const noexcept override {
+        ADD_FAILURE() << "the clock was read";
+        return {};
+    }
+    time_point precise_now() const noexcept override { return now(); }
+    bool follows_real_time() const noexcept override { return false; }
 };
 
 double seconds_of(const holdfast_test::captured_event& event) {
@@ -52,8 +71,8 @@ std::string error_of(const holdfast_test::captured_event& event) {
 
 TEST_F(TimedBlock, LogsOneCompletedEventWithTheInjectedDurationAndCallerFields) {
     {
-        fake_timed_block t(sink, "data_processing", {{"rows", 42}, {"table", "users"}});
-        fake_clock::advance(1234ms);
+        timed_block t(sink, "data_processing", {{"rows", 42}, {"table", "users"}}, clock);
+        clock.advance(1234ms);
     }
     const auto events = sink.events();
     ASSERT_EQ(events.size(), 1u);
@@ -70,8 +89,8 @@ TEST_F(TimedBlock, LogsOneCompletedEventWithTheInjectedDurationAndCallerFields) 
 TEST_F(TimedBlock, LogsFailedWithTheErrorWhenLeftByAnExceptionThatStillPropagates) {
     const std::runtime_error thrown("disk full");
     try {
-        fake_timed_block t(sink, "export", {{"rows", 7}});
-        fake_clock::advance(250ms);
+        timed_block t(sink, "export", {{"rows", 7}}, clock);
+        clock.advance(250ms);
         throw thrown;
     } catch (const std::runtime_error& e) {
         EXPECT_STREQ(e.what(), "disk full");
@@ -91,15 +110,15 @@ TEST_F(TimedBlock, RaiiFormInsideACatchHandlerOfAnotherExceptionStillCompletes) 
     try {
         throw std::runtime_error("earlier");
     } catch (...) {
-        fake_timed_block t(sink, "retry");
+        timed_block t(sink, "retry", {}, clock);
     }
     ASSERT_EQ(sink.events().size(), 1u);
     EXPECT_EQ(sink.events()[0].message, "retry completed");
 }
 
 TEST_F(TimedBlock, ContextManagerFormLogsCompletedAndReturnsTheBodysResult) {
-    const int result = holdfast::with(fake_timed_block(sink, "lookup", {{"key", "k1"}}), [] {
-        fake_clock::advance(3ms);
+    const int result = holdfast::with(timed_block(sink, "lookup", {{"key", "k1"}}, clock), [this] {
+        clock.advance(3ms);
         return 5;
     });
     EXPECT_EQ(result, 5);
@@ -113,8 +132,8 @@ TEST_F(TimedBlock, ContextManagerFormLogsCompletedAndReturnsTheBodysResult) {
 TEST_F(TimedBlock, ContextManagerFormLogsTheExceptionsMessageAndRethrowsTheSameObject) {
     std::exception_ptr seen;
     try {
-        holdfast::with(fake_timed_block(sink, "upload"), [] {
-            fake_clock::advance(52ms);
+        holdfast::with(timed_block(sink, "upload", {}, clock), [this] {
+            clock.advance(52ms);
             throw std::invalid_argument("connection reset");
         });
     } catch (const std::invalid_argument&) {
@@ -130,22 +149,22 @@ TEST_F(TimedBlock, ContextManagerFormLogsTheExceptionsMessageAndRethrowsTheSameO
 }
 
 TEST_F(TimedBlock, ContextManagerFormNamesExceptionsNotDerivedFromStdException) {
-    EXPECT_THROW(holdfast::with(fake_timed_block(sink, "odd"), [] { throw 42; }), int);
+    EXPECT_THROW(holdfast::with(timed_block(sink, "odd", {}, clock), [] { throw 42; }), int);
     ASSERT_EQ(sink.events().size(), 1u);
     EXPECT_EQ(error_of(sink.events()[0]), "unknown exception");
 }
 
 TEST_F(TimedBlock, EnterRestartsTheClockSoOnlyTheBodyIsTimed) {
-    fake_timed_block block(sink, "body_only");
-    fake_clock::advance(10s);  // between construction and with(): not part of the body
-    holdfast::with(block, [] { fake_clock::advance(2ms); });
+    timed_block block(sink, "body_only", {}, clock);
+    clock.advance(10s);  // between construction and with(): not part of the body
+    holdfast::with(block, [this] { clock.advance(2ms); });
     ASSERT_EQ(sink.events().size(), 1u);
     EXPECT_EQ(seconds_of(sink.events()[0]), 0.002);
 }
 
 TEST_F(TimedBlock, ExitCalledDirectlyLogsOnceAndTheDestructorStaysQuiet) {
     {
-        fake_timed_block t(sink, "manual");
+        timed_block t(sink, "manual", {}, clock);
         t.enter();
         t.exit(nullptr);
         t.exit(nullptr);
@@ -154,23 +173,25 @@ TEST_F(TimedBlock, ExitCalledDirectlyLogsOnceAndTheDestructorStaysQuiet) {
 }
 
 TEST_F(TimedBlock, DisabledSinkGetsNothingAndTheClockIsNotRead) {
+    const unreadable_clock unread;
     holdfast::timing::null_sink quiet;
     {
-        fake_timed_block t(quiet, "quiet");
-        fake_clock::advance(1s);
+        timed_block t(quiet, "quiet", {}, unread);
+        t.enter();
     }
+    holdfast::with(timed_block(quiet, "quiet_cm", {}, unread), [] {});
     capture_sink off;
     off.set_level(log_level::off);
-    { fake_timed_block t(off, "off"); }
+    { timed_block t(off, "off", {}, unread); }
     EXPECT_TRUE(off.events().empty());
 }
 
 TEST_F(TimedBlock, ThresholdAboveInfoKeepsFailuresAndDropsCompletions) {
     sink.set_level(log_level::warning);
-    { fake_timed_block t(sink, "fine"); }
-    EXPECT_THROW(
-        holdfast::with(fake_timed_block(sink, "broken"), [] { throw std::runtime_error("x"); }),
-        std::runtime_error);
+    { timed_block t(sink, "fine", {}, clock); }
+    EXPECT_THROW(holdfast::with(timed_block(sink, "broken", {}, clock),
+                                [] { throw std::runtime_error("x"); }),
+                 std::runtime_error);
     const auto events = sink.events();
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0].message, "broken failed");
@@ -178,8 +199,8 @@ TEST_F(TimedBlock, ThresholdAboveInfoKeepsFailuresAndDropsCompletions) {
 
 TEST_F(TimedBlock, CopiesTheNameAndFieldsSoTemporariesAreSafe) {
     {
-        fake_timed_block t(sink, std::string("batch_") + std::to_string(17),
-                           {{std::string("dynamic_key_longer_than_sso"), std::string(40, 'v')}});
+        timed_block t(sink, std::string("batch_") + std::to_string(17),
+                      {{std::string("dynamic_key_longer_than_sso"), std::string(40, 'v')}}, clock);
     }
     ASSERT_EQ(sink.events().size(), 1u);
     EXPECT_EQ(sink.events()[0].message, "batch_17 completed");
@@ -206,8 +227,8 @@ TEST_F(TimedBlock, ASinkThatThrowsIsReportedToTheCleanupErrorHandlerNotToTheCall
             }
         });
     throwing_sink broken;
-    { fake_timed_block t(broken, "noisy"); }
-    holdfast::with(fake_timed_block(broken, "noisy_cm"), [] {});
+    { timed_block t(broken, "noisy", {}, clock); }
+    holdfast::with(timed_block(broken, "noisy_cm", {}, clock), [] {});
     holdfast::set_cleanup_error_handler(std::move(previous));
     EXPECT_EQ(reported_where, "holdfast::timing::timed_block");
     EXPECT_EQ(reported_what, "sink broke");
@@ -220,12 +241,12 @@ TEST_F(TimedBlock, WritesExactlyOneWellFormedJsonLinePerBlockThroughSpdlog) {
     logger->set_pattern("%v");
     auto json_sink = holdfast::timing::make_json_lines_sink(logger);
     {
-        fake_timed_block t(*json_sink, "data_processing", {{"rows", 42}});
-        fake_clock::advance(1234567us);
+        timed_block t(*json_sink, "data_processing", {{"rows", 42}}, clock);
+        clock.advance(1234567us);
     }
     try {
-        fake_timed_block t(*json_sink, "data_processing", {{"rows", 43}});
-        fake_clock::advance(1ms);
+        timed_block t(*json_sink, "data_processing", {{"rows", 43}}, clock);
+        clock.advance(1ms);
         throw std::runtime_error("bad row \"17\"");
     } catch (const std::runtime_error&) {
     }

@@ -1,7 +1,7 @@
-// Test helpers for the timing layer: a fake clock and a sink that captures events.
+// Test helpers for the timing layer: a sink that captures events. (Tests time blocks on a
+// holdfast::manual_clock.)
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -13,22 +13,6 @@
 #include <holdfast/timing/log_sink.hpp>
 
 namespace holdfast_test {
-
-/// A steady clock that moves only when a test advances it, so durations are exact and no test
-/// sleeps. Static state, like std::chrono clocks: tests reset it in their fixture.
-struct fake_clock {
-    using duration = std::chrono::nanoseconds;
-    using rep = duration::rep;
-    using period = duration::period;
-    using time_point = std::chrono::time_point<fake_clock>;
-    static constexpr bool is_steady = true;
-
-    static time_point now() noexcept { return time_point(duration(ticks.load())); }
-    static void advance(duration by) noexcept { ticks += by.count(); }
-    static void reset() noexcept { ticks = 0; }
-
-    static inline std::atomic<rep> ticks{0};
-};
 
 /// An owning copy of a log_event.
 struct captured_event {
