@@ -16,7 +16,7 @@ set -euo pipefail
 build=${1:?usage: pool_ratios.sh BUILD_DIR}
 repetitions=${BENCH_REPETITIONS:-7}
 command -v python3 >/dev/null || { echo "pool_ratios: python3 not found" >&2; exit 1; }
-bench="$build/bench/pool_bench"
+bench="${POOL_BENCH:-$build/bench/pool_bench}"
 [ -x "$bench" ] || { echo "pool_ratios: $bench not built" >&2; exit 1; }
 
 work=$(mktemp -d)
